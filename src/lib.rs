@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod gguf;
+pub mod log;
 pub mod quant;
 pub mod synth;
 pub mod tokenizer;
