@@ -23,7 +23,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next `n` bytes; `what` names them in the error.
-    pub(crate) fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8], GgufError> {
+    pub(crate) fn take(
+        &mut self,
+        n: u64,
+        what: &dyn Fn() -> String,
+    ) -> Result<&'a [u8], GgufError> {
         if n > self.remaining() {
             return Err(GgufError::Truncated {
                 what: what(),
@@ -77,20 +81,32 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Checks that `count` items of at least `min_size` bytes each can fit in what is
-    /// left, before anything is allocated for them.
-    pub(crate) fn check_count(&self, count: u64, min_size: u64, what: &dyn Fn() -> String) -> Result<(), GgufError> {
-        let fits = count
-            .checked_mul(min_size)
-            .is_some_and(|bytes| bytes <= self.remaining());
-        if fits {
-            Ok(())
-        } else {
-            Err(GgufError::CountTooLarge {
+    /// Checks a count before anything is allocated for it: above `limit` it is refused
+    /// as implausible; otherwise `count` items of at least `min_size` bytes must fit in
+    /// what is left, or the file is truncated.
+    pub(crate) fn check_count(
+        &self,
+        count: u64,
+        min_size: u64,
+        limit: u64,
+        what: &dyn Fn() -> String,
+    ) -> Result<(), GgufError> {
+        if count > limit {
+            return Err(GgufError::CountTooLarge {
                 what: what(),
                 count,
-                remaining: self.remaining(),
-            })
+                limit,
+            });
         }
+        // count <= limit <= 2^32 and min_size <= 12: no overflow.
+        let needed = count * min_size;
+        if needed > self.remaining() {
+            return Err(GgufError::Truncated {
+                what: format!("{count} {}(s)", what()),
+                offset: self.pos(),
+                needed: needed - self.remaining(),
+            });
+        }
+        Ok(())
     }
 }

@@ -16,12 +16,12 @@ pub enum GgufError {
     BadMagic([u8; 4]),
     /// The version is not 2 or 3 (a byte-swapped version means a big-endian file).
     UnsupportedVersion(u32),
-    /// A count (tensors, key-value pairs, array elements) cannot possibly fit in the
-    /// bytes that remain in the file.
+    /// A count (tensors, key-value pairs, array elements) is above what any real file
+    /// holds (the limits in [`crate::gguf::limits`]).
     CountTooLarge {
         what: String,
         count: u64,
-        remaining: u64,
+        limit: u64,
     },
     /// A string's length runs past the end of the file.
     StringTooLong {
@@ -30,16 +30,29 @@ pub enum GgufError {
         remaining: u64,
     },
     /// A key, value or tensor name is not valid UTF-8.
-    InvalidUtf8 { what: String },
+    InvalidUtf8 {
+        what: String,
+    },
     /// A metadata value has a type id outside the GGUF value types.
-    InvalidValueType { key: String, type_id: u32 },
+    InvalidValueType {
+        key: String,
+        type_id: u32,
+    },
     /// A boolean byte is neither 0 nor 1.
-    InvalidBool { key: String, byte: u8 },
+    InvalidBool {
+        key: String,
+        byte: u8,
+    },
     /// Arrays nested deeper than the reader allows.
-    NestingTooDeep { key: String, depth: usize },
+    NestingTooDeep {
+        key: String,
+        depth: usize,
+    },
     /// A key appears twice, or is empty.
     DuplicateKey(String),
-    EmptyKey { index: u64 },
+    EmptyKey {
+        index: u64,
+    },
     /// A key the caller asked for is absent.
     MissingKey(String),
     /// A key has the wrong value type for how it is used (`general.alignment` must be u32).
@@ -53,11 +66,20 @@ pub enum GgufError {
     /// A tensor name appears twice.
     DuplicateTensor(String),
     /// A tensor has more than 4 dimensions.
-    TooManyDims { tensor: String, n_dims: u32 },
+    TooManyDims {
+        tensor: String,
+        n_dims: u32,
+    },
     /// A tensor's dimensions overflow when multiplied, or a dimension is negative as i64.
-    ShapeOverflow { tensor: String, shape: Vec<u64> },
+    ShapeOverflow {
+        tensor: String,
+        shape: Vec<u64>,
+    },
     /// A tensor's type id is not a ggml type (in this file's dialect).
-    UnknownType { tensor: String, type_id: u32 },
+    UnknownType {
+        tensor: String,
+        type_id: u32,
+    },
     /// A tensor's row length is not a multiple of its type's block size, or the shape is
     /// impossible for the type.
     BadShapeForType {
@@ -79,7 +101,10 @@ pub enum GgufError {
         file_size: u64,
     },
     /// A tensor's type id 39 cannot be resolved to TL2 or MXFP4 from the file alone.
-    AmbiguousType { tensor: String, type_id: u32 },
+    AmbiguousType {
+        tensor: String,
+        type_id: u32,
+    },
     /// The writer was used inconsistently (wrong data size, tensors out of order, ...).
     Writer(String),
 }
@@ -104,14 +129,9 @@ impl fmt::Display for GgufError {
             UnsupportedVersion(v) => {
                 write!(f, "GGUF version {v} is not supported (only 2 and 3)")
             }
-            CountTooLarge {
-                what,
-                count,
-                remaining,
-            } => write!(
-                f,
-                "{what} count {count} cannot fit in the {remaining} byte(s) left in the file"
-            ),
+            CountTooLarge { what, count, limit } => {
+                write!(f, "{what} count {count} is above the limit of {limit}")
+            }
             StringTooLong {
                 what,
                 len,

@@ -10,7 +10,10 @@ mod value;
 mod writer;
 
 pub use error::GgufError;
-pub use reader::{GgufFile, ReadOptions, Tensor, TensorInfo, DEFAULT_ALIGNMENT, MAGIC, MAX_DIMS, MAX_NESTING};
+pub use reader::{
+    limits, GgufFile, ReadOptions, Tensor, TensorInfo, DEFAULT_ALIGNMENT, MAGIC, MAX_DIMS,
+    MAX_NESTING,
+};
 pub use types::{Dialect, GgmlType, SizeRule};
 pub use value::{Array, Value, ValueType};
 pub use writer::{GgufWriter, TensorSpec, TensorStream};

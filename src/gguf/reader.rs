@@ -20,6 +20,17 @@ pub const MAX_DIMS: u32 = 4;
 /// Deepest array nesting accepted (GGUF allows nesting; real files use one level).
 pub const MAX_NESTING: usize = 8;
 
+/// Counts above these are refused outright (a lying header); counts below them that
+/// the file cannot hold mean the file is truncated.
+pub mod limits {
+    /// Key-value pairs in one file (real models have a few dozen).
+    pub const MAX_KV: u64 = 1 << 20;
+    /// Tensors in one file (real models have a few thousand).
+    pub const MAX_TENSORS: u64 = 1 << 24;
+    /// Elements of one array: llama.cpp's GGUF_MAX_ARRAY_ELEMENTS.
+    pub const MAX_ARRAY_ELEMENTS: u64 = 1 << 30;
+}
+
 const ALIGNMENT_KEY: &str = "general.alignment";
 /// Smallest possible encoding of one key-value pair and one tensor info, used to reject
 /// counts that the file cannot hold before anything is allocated for them.
@@ -102,7 +113,8 @@ impl GgufFile {
 
     pub fn open_with(path: impl AsRef<Path>, options: ReadOptions) -> Result<GgufFile> {
         let path = path.as_ref();
-        let storage = Storage::map(path).map_err(|e| Error::io(format!("cannot map {}", path.display()), e))?;
+        let storage = Storage::map(path)
+            .map_err(|e| Error::io(format!("cannot map {}", path.display()), e))?;
         Self::parse(storage, options).map_err(Error::Gguf)
     }
 
@@ -111,7 +123,10 @@ impl GgufFile {
         Self::parse(Storage::Owned(bytes), ReadOptions::default())
     }
 
-    pub fn from_bytes_with(bytes: Vec<u8>, options: ReadOptions) -> std::result::Result<GgufFile, GgufError> {
+    pub fn from_bytes_with(
+        bytes: Vec<u8>,
+        options: ReadOptions,
+    ) -> std::result::Result<GgufFile, GgufError> {
         Self::parse(Storage::Owned(bytes), options)
     }
 
@@ -132,8 +147,15 @@ impl GgufFile {
         }
         let n_tensors = cur.u64(&|| "tensor count".into())?;
         let n_kv = cur.u64(&|| "key-value count".into())?;
-        cur.check_count(n_kv, MIN_KV_BYTES, &|| "key-value".into())?;
-        cur.check_count(n_tensors, MIN_TENSOR_INFO_BYTES, &|| "tensor".into())?;
+        cur.check_count(n_kv, MIN_KV_BYTES, limits::MAX_KV, &|| {
+            "key-value pair".into()
+        })?;
+        cur.check_count(
+            n_tensors,
+            MIN_TENSOR_INFO_BYTES,
+            limits::MAX_TENSORS,
+            &|| "tensor info".into(),
+        )?;
 
         let (metadata, key_index) = read_metadata(&mut cur, n_kv)?;
         let alignment = match key_index.get(ALIGNMENT_KEY).map(|&i| &metadata[i].1) {
@@ -274,7 +296,9 @@ impl GgufFile {
     }
 
     pub fn get_str_array(&self, key: &str) -> std::result::Result<Option<&[String]>, GgufError> {
-        self.typed(key, "an array of strings", |v| v.as_array().and_then(Array::as_strings))
+        self.typed(key, "an array of strings", |v| {
+            v.as_array().and_then(Array::as_strings)
+        })
     }
 
     pub fn tensor_infos(&self) -> &[TensorInfo] {
@@ -333,7 +357,12 @@ fn read_metadata(cur: &mut Cursor<'_>, n_kv: u64) -> std::result::Result<Metadat
     Ok((metadata, index))
 }
 
-fn read_value(cur: &mut Cursor<'_>, ty: ValueType, key: &str, depth: usize) -> std::result::Result<Value, GgufError> {
+fn read_value(
+    cur: &mut Cursor<'_>,
+    ty: ValueType,
+    key: &str,
+    depth: usize,
+) -> std::result::Result<Value, GgufError> {
     let what = || format!("value of key '{key}'");
     Ok(match ty {
         ValueType::U8 => Value::U8(cur.u8(&what)?),
@@ -356,11 +385,18 @@ fn read_bool(cur: &mut Cursor<'_>, key: &str) -> std::result::Result<bool, GgufE
     match cur.u8(&|| format!("value of key '{key}'"))? {
         0 => Ok(false),
         1 => Ok(true),
-        byte => Err(GgufError::InvalidBool { key: key.into(), byte }),
+        byte => Err(GgufError::InvalidBool {
+            key: key.into(),
+            byte,
+        }),
     }
 }
 
-fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> std::result::Result<Array, GgufError> {
+fn read_array(
+    cur: &mut Cursor<'_>,
+    key: &str,
+    depth: usize,
+) -> std::result::Result<Array, GgufError> {
     if depth > MAX_NESTING {
         return Err(GgufError::NestingTooDeep {
             key: key.into(),
@@ -373,12 +409,20 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> std::result::Res
         type_id,
     })?;
     let n = cur.u64(&|| format!("array length of key '{key}'"))?;
-    cur.check_count(n, ty.min_encoded_size(), &|| format!("array element of key '{key}'"))?;
+    cur.check_count(
+        n,
+        ty.min_encoded_size(),
+        limits::MAX_ARRAY_ELEMENTS,
+        &|| format!("array element of key '{key}'"),
+    )?;
     let what = || format!("array element of key '{key}'");
 
     // Checked above: n elements of at least min_encoded_size bytes fit in the file.
     let n = n as usize;
-    fn collect<T>(n: usize, mut f: impl FnMut() -> std::result::Result<T, GgufError>) -> std::result::Result<Vec<T>, GgufError> {
+    fn collect<T>(
+        n: usize,
+        mut f: impl FnMut() -> std::result::Result<T, GgufError>,
+    ) -> std::result::Result<Vec<T>, GgufError> {
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
             v.push(f()?);
@@ -387,7 +431,12 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> std::result::Res
     }
     Ok(match ty {
         ValueType::U8 => Array::U8(cur.take(n as u64, &what)?.to_vec()),
-        ValueType::I8 => Array::I8(cur.take(n as u64, &what)?.iter().map(|&b| b as i8).collect()),
+        ValueType::I8 => Array::I8(
+            cur.take(n as u64, &what)?
+                .iter()
+                .map(|&b| b as i8)
+                .collect(),
+        ),
         ValueType::U16 => Array::U16(collect(n, || cur.u16(&what))?),
         ValueType::I16 => Array::I16(collect(n, || cur.u16(&what).map(|v| v as i16))?),
         ValueType::U32 => Array::U32(collect(n, || cur.u32(&what))?),
@@ -410,7 +459,10 @@ struct RawTensorInfo {
     offset: u64,
 }
 
-fn read_tensor_infos(cur: &mut Cursor<'_>, n_tensors: u64) -> std::result::Result<Vec<RawTensorInfo>, GgufError> {
+fn read_tensor_infos(
+    cur: &mut Cursor<'_>,
+    n_tensors: u64,
+) -> std::result::Result<Vec<RawTensorInfo>, GgufError> {
     let mut infos = Vec::with_capacity(n_tensors as usize);
     let mut seen = std::collections::HashSet::with_capacity(n_tensors as usize);
     for i in 0..n_tensors {
@@ -420,7 +472,10 @@ fn read_tensor_infos(cur: &mut Cursor<'_>, n_tensors: u64) -> std::result::Resul
         }
         let n_dims = cur.u32(&|| format!("dimension count of tensor '{name}'"))?;
         if n_dims > MAX_DIMS {
-            return Err(GgufError::TooManyDims { tensor: name, n_dims });
+            return Err(GgufError::TooManyDims {
+                tensor: name,
+                n_dims,
+            });
         }
         let mut shape = Vec::with_capacity(n_dims as usize);
         for d in 0..n_dims {
@@ -428,8 +483,13 @@ fn read_tensor_infos(cur: &mut Cursor<'_>, n_tensors: u64) -> std::result::Resul
         }
         // ggml stores dimensions as int64 and multiplies them; refuse what overflows it.
         let n_elements = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
-        if shape.iter().any(|&d| d > i64::MAX as u64) || n_elements.is_none_or(|n| n > i64::MAX as u64) {
-            return Err(GgufError::ShapeOverflow { tensor: name, shape });
+        if shape.iter().any(|&d| d > i64::MAX as u64)
+            || n_elements.is_none_or(|n| n > i64::MAX as u64)
+        {
+            return Err(GgufError::ShapeOverflow {
+                tensor: name,
+                shape,
+            });
         }
         let type_id = cur.u32(&|| format!("type of tensor '{name}'"))?;
         let offset = cur.u64(&|| format!("data offset of tensor '{name}'"))?;
@@ -444,11 +504,18 @@ fn read_tensor_infos(cur: &mut Cursor<'_>, n_tensors: u64) -> std::result::Resul
 }
 
 impl RawTensorInfo {
-    fn validate(self, dialect: Dialect, data_offset: u64, alignment: u64, file_size: u64) -> std::result::Result<TensorInfo, GgufError> {
-        let ggml_type = GgmlType::from_id(self.type_id, dialect).ok_or_else(|| GgufError::UnknownType {
-            tensor: self.name.clone(),
-            type_id: self.type_id,
-        })?;
+    fn validate(
+        self,
+        dialect: Dialect,
+        data_offset: u64,
+        alignment: u64,
+        file_size: u64,
+    ) -> std::result::Result<TensorInfo, GgufError> {
+        let ggml_type =
+            GgmlType::from_id(self.type_id, dialect).ok_or_else(|| GgufError::UnknownType {
+                tensor: self.name.clone(),
+                type_id: self.type_id,
+            })?;
         let n_bytes = ggml_type
             .n_bytes(&self.shape)
             .ok_or_else(|| GgufError::BadShapeForType {
@@ -499,7 +566,8 @@ fn detect_dialect(
     if has(40..=42) || !has(39..=39) {
         return Ok(Dialect::Upstream);
     }
-    let tiles = |dialect: Dialect| tiles_data_section(raw, dialect, data_offset, alignment, file_size);
+    let tiles =
+        |dialect: Dialect| tiles_data_section(raw, dialect, data_offset, alignment, file_size);
     match (tiles(Dialect::Upstream), tiles(Dialect::BitnetFork)) {
         (true, false) => Ok(Dialect::Upstream),
         (false, true) => Ok(Dialect::BitnetFork),
@@ -517,10 +585,17 @@ fn detect_dialect(
 
 /// True if, read in `dialect`, the tensors lie back to back (each padded to the
 /// alignment) from the start of the data section, inside the file.
-fn tiles_data_section(raw: &[RawTensorInfo], dialect: Dialect, data_offset: u64, alignment: u64, file_size: u64) -> bool {
+fn tiles_data_section(
+    raw: &[RawTensorInfo],
+    dialect: Dialect,
+    data_offset: u64,
+    alignment: u64,
+    file_size: u64,
+) -> bool {
     let mut spans = Vec::with_capacity(raw.len());
     for t in raw {
-        let Some(size) = GgmlType::from_id(t.type_id, dialect).and_then(|ty| ty.n_bytes(&t.shape)) else {
+        let Some(size) = GgmlType::from_id(t.type_id, dialect).and_then(|ty| ty.n_bytes(&t.shape))
+        else {
             return false;
         };
         spans.push((t.offset, size));
@@ -531,10 +606,15 @@ fn tiles_data_section(raw: &[RawTensorInfo], dialect: Dialect, data_offset: u64,
         if offset != expected {
             return false;
         }
-        match offset.checked_add(size).and_then(|end| end.checked_next_multiple_of(alignment)) {
+        match offset
+            .checked_add(size)
+            .and_then(|end| end.checked_next_multiple_of(alignment))
+        {
             Some(next) => expected = next,
             None => return false,
         }
     }
-    data_offset.checked_add(expected).is_some_and(|end| end <= file_size.next_multiple_of(alignment))
+    data_offset
+        .checked_add(expected)
+        .is_some_and(|end| end <= file_size.next_multiple_of(alignment))
 }

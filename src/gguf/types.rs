@@ -270,9 +270,18 @@ mod tests {
 
     #[test]
     fn id_39_depends_on_dialect_and_removed_ids_are_unknown() {
-        assert_eq!(GgmlType::from_id(39, Dialect::Upstream), Some(GgmlType::MXFP4));
-        assert_eq!(GgmlType::from_id(39, Dialect::BitnetFork), Some(GgmlType::TL2));
-        assert_eq!(GgmlType::from_id(36, Dialect::Upstream), Some(GgmlType::I2_S));
+        assert_eq!(
+            GgmlType::from_id(39, Dialect::Upstream),
+            Some(GgmlType::MXFP4)
+        );
+        assert_eq!(
+            GgmlType::from_id(39, Dialect::BitnetFork),
+            Some(GgmlType::TL2)
+        );
+        assert_eq!(
+            GgmlType::from_id(36, Dialect::Upstream),
+            Some(GgmlType::I2_S)
+        );
         assert_eq!(GgmlType::from_id(40, Dialect::BitnetFork), None);
         for id in [4, 5, 43, 1000] {
             assert_eq!(GgmlType::from_id(id, Dialect::Upstream), None);
@@ -282,7 +291,10 @@ mod tests {
     #[test]
     fn special_sizes_match_the_fork() {
         // 2B-4T attn_q: 2560 x 2560 I2_S.
-        assert_eq!(GgmlType::I2_S.n_bytes(&[2560, 2560]), Some(2560 * 2560 / 4 + 32));
+        assert_eq!(
+            GgmlType::I2_S.n_bytes(&[2560, 2560]),
+            Some(2560 * 2560 / 4 + 32)
+        );
         assert_eq!(GgmlType::TQ2_0.n_bytes(&[256, 3]), Some(3 * 66));
         assert_eq!(GgmlType::TQ2_0.n_bytes(&[100, 3]), None);
         // TL2 for a 3200 x 8640 matrix, computed by hand from the fork's formula.

@@ -91,10 +91,16 @@ impl GgufWriter {
         if key == "general.alignment" {
             match value {
                 Value::U32(a) if a > 0 && a.is_power_of_two() => {}
-                _ => return Err(writer_error("general.alignment must be a u32 power of two".into())),
+                _ => {
+                    return Err(writer_error(
+                        "general.alignment must be a u32 power of two".into(),
+                    ))
+                }
             }
             if !self.tensors.is_empty() {
-                return Err(writer_error("set general.alignment before adding tensors".into()));
+                return Err(writer_error(
+                    "set general.alignment before adding tensors".into(),
+                ));
             }
         }
         if !self.keys.insert(key.clone()) {
@@ -142,7 +148,11 @@ impl GgufWriter {
             None => 0,
             Some(p) => (p.offset + p.n_bytes).next_multiple_of(alignment),
         };
-        self.tensors.push(Planned { spec, n_bytes, offset });
+        self.tensors.push(Planned {
+            spec,
+            n_bytes,
+            offset,
+        });
         Ok(self)
     }
 
@@ -170,7 +180,8 @@ impl GgufWriter {
         }
         let alignment = self.alignment();
         head.resize(head.len().next_multiple_of(alignment as usize), 0);
-        out.write_all(&head).map_err(|e| Error::io("writing GGUF header", e))?;
+        out.write_all(&head)
+            .map_err(|e| Error::io("writing GGUF header", e))?;
         Ok(TensorStream {
             out,
             alignment,
@@ -202,7 +213,9 @@ impl<W: Write> TensorStream<W> {
     /// tensor is complete the padding is written and the next tensor begins.
     pub fn write_data(&mut self, chunk: &[u8]) -> Result<()> {
         let Some(p) = self.tensors.get(self.current) else {
-            return Err(writer_error("more tensor data than declared tensors".into()));
+            return Err(writer_error(
+                "more tensor data than declared tensors".into(),
+            ));
         };
         let due = p.n_bytes - self.written_in_current;
         if chunk.len() as u64 > due {
@@ -238,7 +251,9 @@ impl<W: Write> TensorStream<W> {
                 spec.name
             )));
         }
-        self.out.flush().map_err(|e| Error::io("flushing GGUF file", e))?;
+        self.out
+            .flush()
+            .map_err(|e| Error::io("flushing GGUF file", e))?;
         Ok(self.out)
     }
 }
@@ -319,11 +334,18 @@ mod tests {
             ("a.u64", Value::U64(u64::MAX)),
             ("a.i64", Value::I64(i64::MIN)),
             ("a.f64", Value::F64(-2.25)),
-            ("a.arr_str", Value::Array(Array::String(vec!["x".into(), "".into(), "Ġ Ġ".into()]))),
+            (
+                "a.arr_str",
+                Value::Array(Array::String(vec!["x".into(), "".into(), "Ġ Ġ".into()])),
+            ),
             ("a.arr_bool", Value::Array(Array::Bool(vec![true, false]))),
             (
                 "a.nested",
-                Value::Array(Array::Array(vec![Array::I32(vec![1, -2]), Array::F64(vec![]), Array::U8(vec![7])])),
+                Value::Array(Array::Array(vec![
+                    Array::I32(vec![1, -2]),
+                    Array::F64(vec![]),
+                    Array::U8(vec![7]),
+                ])),
             ),
         ];
         for version in [2, 3] {
@@ -333,7 +355,11 @@ mod tests {
             }
             let file = GgufFile::from_bytes(written(w, &[])).unwrap();
             assert_eq!(file.version(), version);
-            let got: Vec<_> = file.metadata().iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let got: Vec<_> = file
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
             assert_eq!(got, values);
         }
     }
@@ -342,8 +368,10 @@ mod tests {
     fn tensors_are_laid_out_back_to_back_with_padding() {
         let mut w = GgufWriter::new();
         w.add("general.alignment", Value::U32(64)).unwrap();
-        w.add_tensor(TensorSpec::new("a", GgmlType::F32, &[3])).unwrap();
-        w.add_tensor(TensorSpec::new("b", GgmlType::I2_S, &[128, 2])).unwrap();
+        w.add_tensor(TensorSpec::new("a", GgmlType::F32, &[3]))
+            .unwrap();
+        w.add_tensor(TensorSpec::new("b", GgmlType::I2_S, &[128, 2]))
+            .unwrap();
         let a: Vec<u8> = (0..12).collect();
         let b: Vec<u8> = (0..96).map(|i| i as u8 ^ 0x5a).collect();
         let bytes = written(w, &[&a, &b[..50], &b[50..]]);
@@ -363,10 +391,17 @@ mod tests {
         w.add("k", Value::U8(1)).unwrap();
         assert!(w.add("k", Value::U8(2)).is_err());
         assert!(w.add("", Value::U8(2)).is_err());
-        assert!(w.add_tensor(TensorSpec::new("t", GgmlType::TQ2_0, &[100])).is_err());
-        assert!(w.add_tensor(TensorSpec::new("x".repeat(64), GgmlType::F32, &[1])).is_err());
-        w.add_tensor(TensorSpec::new("t", GgmlType::F32, &[2])).unwrap();
-        assert!(w.add_tensor(TensorSpec::new("t", GgmlType::F32, &[2])).is_err());
+        assert!(w
+            .add_tensor(TensorSpec::new("t", GgmlType::TQ2_0, &[100]))
+            .is_err());
+        assert!(w
+            .add_tensor(TensorSpec::new("x".repeat(64), GgmlType::F32, &[1]))
+            .is_err());
+        w.add_tensor(TensorSpec::new("t", GgmlType::F32, &[2]))
+            .unwrap();
+        assert!(w
+            .add_tensor(TensorSpec::new("t", GgmlType::F32, &[2]))
+            .is_err());
         let mut s = w.begin(Vec::new()).unwrap();
         assert!(s.write_data(&[0; 9]).is_err());
         s.write_data(&[0; 4]).unwrap();
