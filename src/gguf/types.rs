@@ -194,6 +194,14 @@ impl GgmlType {
         self.entry().name
     }
 
+    /// The type with this name, any case (`"i2_s"`, `"TQ2_0"`).
+    pub fn parse_name(name: &str) -> Option<GgmlType> {
+        TABLE
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
+            .map(|e| e.ty)
+    }
+
     /// How the byte size is computed.
     pub fn size_rule(self) -> SizeRule {
         self.entry().rule
@@ -266,6 +274,15 @@ mod tests {
             };
             assert_eq!(GgmlType::from_id(ty.id(), dialect), Some(ty), "{ty}");
         }
+    }
+
+    #[test]
+    fn names_parse_in_any_case() {
+        for ty in GgmlType::all() {
+            assert_eq!(GgmlType::parse_name(&ty.name().to_lowercase()), Some(ty));
+        }
+        assert_eq!(GgmlType::parse_name("i2_s"), Some(GgmlType::I2_S));
+        assert_eq!(GgmlType::parse_name("q9_9"), None);
     }
 
     #[test]
