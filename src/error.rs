@@ -10,7 +10,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub enum Error {
     /// Reading or writing a file failed.
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     /// The GGUF container is malformed.
     Gguf(GgufError),
     /// Tensor data does not fit its declared format (wrong size, bad shape, ...).

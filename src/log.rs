@@ -19,7 +19,9 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
 /// Sends every message to `sink` instead of standard error; `None` restores the default.
 pub fn set_sink(sink: Option<Sink>) {
-    let mut guard = SINK.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = SINK
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     *guard = sink;
 }
 

@@ -114,7 +114,7 @@ impl GgufFile {
     pub fn open_with(path: impl AsRef<Path>, options: ReadOptions) -> Result<GgufFile> {
         let path = path.as_ref();
         let storage = Storage::map(path)
-            .map_err(|e| Error::io(format!("cannot map {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
         Self::parse(storage, options).map_err(Error::Gguf)
     }
 
