@@ -4,10 +4,8 @@
 
 use bitnet::gguf::{Dialect, GgmlType, GgufFile, Value};
 
-fn fixture(rel: &str) -> GgufFile {
-    let path = format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"));
-    GgufFile::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::fixture;
 
 const BITNET_CPP_KEYS: [&str; 25] = [
     "general.architecture",

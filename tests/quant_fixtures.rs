@@ -5,12 +5,10 @@
 use bitnet::gguf::{GgmlType, GgufFile, Tensor};
 use bitnet::quant;
 
+mod common;
+
 fn fixture(name: &str) -> GgufFile {
-    let path = format!(
-        "{}/tests/fixtures/models/{name}.gguf",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    GgufFile::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    common::fixture(&format!("models/{name}.gguf"))
 }
 
 fn n_elements(t: &Tensor<'_>) -> usize {

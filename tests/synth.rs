@@ -10,13 +10,8 @@ use bitnet::gguf::{GgmlType, GgufFile};
 use bitnet::quant;
 use bitnet::synth::{synthesize, tensor_specs, ModelShape, SynthArch, SynthOptions, TensorRole};
 
-fn fixture(rel: &str) -> GgufFile {
-    GgufFile::open(format!(
-        "{}/tests/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+mod common;
+use common::fixture;
 
 /// A path in the temp dir, removed when dropped.
 struct TempPath(PathBuf);
@@ -299,12 +294,11 @@ fn the_2b_4t_plan_has_the_official_tensors() {
 #[ignore = "writes 1.2 GB; run in release"]
 fn synth_2b_4t_through_the_cli() {
     let out = TempPath::new("2b4t");
-    let vocab = format!(
-        "{}/tests/fixtures/tokenizer/ggml-vocab-llama-bpe.gguf",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let vocab = common::fixture_path("tokenizer/ggml-vocab-llama-bpe.gguf");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_bitnet"))
-        .args(["synth", "--shape", "2b-4t", "--vocab", &vocab, "--out"])
+        .args(["synth", "--shape", "2b-4t", "--vocab"])
+        .arg(&vocab)
+        .arg("--out")
         .arg(&out.0)
         .status()
         .unwrap();

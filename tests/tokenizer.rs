@@ -1,7 +1,6 @@
 //! The tokenizer against llama.cpp's test vectors (tests/test-tokenizer-0 semantics:
 //! `add_special = false`, `parse_special = false`) and the fixture models' vocabulary.
 
-use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use bitnet::gguf::{Array, GgufFile, GgufWriter, Value};
@@ -10,20 +9,14 @@ use bitnet::tokenizer::{
 };
 use bitnet::Error;
 
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
+mod common;
 
 const BPE_VOCAB: &str = "tokenizer/ggml-vocab-llama-bpe.gguf";
 const SPM_VOCAB: &str = "tokenizer/ggml-vocab-llama-spm.gguf";
 const I2S_MODEL: &str = "models/i2s-b158.gguf";
 const TQ2_MODEL: &str = "models/tq2_0-bitnet.gguf";
 
-fn open(rel: &str) -> GgufFile {
-    GgufFile::open(fixture(rel)).unwrap_or_else(|e| panic!("opening {rel}: {e}"))
-}
+use common::fixture as open;
 
 fn build(file: &GgufFile, pre: PreTokenizer) -> Tokenizer {
     Tokenizer::from_gguf(file, &TokenizerOptions { pre }).expect("building the tokenizer")
@@ -68,7 +61,10 @@ fn reduced() -> &'static Tokenizer {
 
 /// The inputs, split as test-tokenizer-0 does.
 fn read_inputs() -> Vec<String> {
-    let raw = std::fs::read_to_string(fixture("tokenizer/ggml-vocab-llama-bpe.gguf.inp")).unwrap();
+    let raw = std::fs::read_to_string(common::fixture_path(
+        "tokenizer/ggml-vocab-llama-bpe.gguf.inp",
+    ))
+    .unwrap();
     let sep = "\n__ggml_vocab_test__\n";
     let mut inputs = Vec::new();
     let mut pos = 0;
@@ -89,7 +85,7 @@ fn read_inputs() -> Vec<String> {
 
 /// One expected id list per line.
 fn read_outputs(rel: &str) -> Vec<Vec<u32>> {
-    std::fs::read_to_string(fixture(rel))
+    std::fs::read_to_string(common::fixture_path(rel))
         .unwrap()
         .lines()
         .map(|line| {

@@ -30,10 +30,7 @@ pub fn n_bytes(n: usize) -> Result<usize> {
 
 /// Widens `n` elements.
 pub fn dequantize(data: &[u8], n: usize) -> Result<Vec<f32>> {
-    check_data_len("BF16", data, n, n_bytes(n)?)?;
-    let mut out = vec![0.0; n];
-    dequantize_into(data, &mut out)?;
-    Ok(out)
+    super::dequantize_alloc("BF16", data, n, n_bytes(n)?, dequantize_into)
 }
 
 /// Widens `out.len()` elements into `out`.
@@ -47,9 +44,7 @@ pub fn dequantize_into(data: &[u8], out: &mut [f32]) -> Result<()> {
 
 /// Converts every value.
 pub fn pack(values: &[f32]) -> Result<Vec<u8>> {
-    let mut out = vec![0; n_bytes(values.len())?];
-    pack_into(values, &mut out)?;
-    Ok(out)
+    super::pack_alloc(n_bytes(values.len())?, |out| pack_into(values, out))
 }
 
 /// Converts every value into `out` (`2 * values.len()` bytes).

@@ -169,6 +169,28 @@ fn block_layout_bytes(
         .ok_or_else(|| Error::Format(format!("{name}: {n} elements overflow the address space")))
 }
 
+/// A module's `dequantize`: checks `data` is the `n`-element tensor's `expected` bytes
+/// before allocating anything, then runs the module's `dequantize_into`.
+fn dequantize_alloc(
+    name: &str,
+    data: &[u8],
+    n: usize,
+    expected: usize,
+    into: fn(&[u8], &mut [f32]) -> Result<()>,
+) -> Result<Vec<f32>> {
+    check_data_len(name, data, n, expected)?;
+    let mut out = vec![0.0; n];
+    into(data, &mut out)?;
+    Ok(out)
+}
+
+/// A module's `pack`: a buffer of `n_bytes`, filled by the module's `pack_into`.
+fn pack_alloc(n_bytes: usize, into: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<Vec<u8>> {
+    let mut out = vec![0; n_bytes];
+    into(&mut out)?;
+    Ok(out)
+}
+
 /// Checks that `data` holds the `expected` bytes of an `n`-element tensor.
 fn check_data_len(name: &str, data: &[u8], n: usize, expected: usize) -> Result<()> {
     if data.len() != expected {

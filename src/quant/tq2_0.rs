@@ -54,10 +54,7 @@ pub fn count_invalid_codes(data: &[u8], n: usize) -> Result<usize> {
 
 /// Decodes `n` weights.
 pub fn dequantize(data: &[u8], n: usize) -> Result<Vec<f32>> {
-    check_data_len("TQ2_0", data, n, n_bytes(n)?)?;
-    let mut out = vec![0.0; n];
-    dequantize_into(data, &mut out)?;
-    Ok(out)
+    super::dequantize_alloc("TQ2_0", data, n, n_bytes(n)?, dequantize_into)
 }
 
 /// Decodes `out.len()` weights into `out`.
@@ -84,9 +81,7 @@ pub fn dequantize_into(data: &[u8], out: &mut [f32]) -> Result<()> {
 
 /// Packs `values` (length a multiple of 256) as `quantize_row_tq2_0_ref` does.
 pub fn pack(values: &[f32]) -> Result<Vec<u8>> {
-    let mut out = vec![0; n_bytes(values.len())?];
-    pack_into(values, &mut out)?;
-    Ok(out)
+    super::pack_alloc(n_bytes(values.len())?, |out| pack_into(values, out))
 }
 
 /// Packs `values` into `out` (exactly [`n_bytes`]`(values.len())` bytes).
