@@ -25,10 +25,10 @@ use crate::error::{Error, Result};
 use crate::gguf::{GgmlType, GgufFile, GgufWriter, TensorSpec, Value};
 use crate::quant;
 
-/// bitnet.cpp's converter writes this placeholder template into the official file
+/// bitnet.cpp's converter writes this template (one bitnet.cpp never runs) into the official file
 /// (docs/bitnet-reference.md §7); synth copies it for the bitnet.cpp architectures when
 /// the vocabulary file has no template of its own.
-const BITNET_CPP_PLACEHOLDER_TEMPLATE: &str = "{% for message in messages %}{% if loop.first %}{{ bos_token }}{% endif %}{% if message['role'] == 'user' %}{{ 'Human: ' + message['content'] + '\\n\\nBITNETAssistant: ' + eos_token }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+const BITNET_CPP_CONVERTER_TEMPLATE: &str = "{% for message in messages %}{% if loop.first %}{{ bos_token }}{% endif %}{% if message['role'] == 'user' %}{{ 'Human: ' + message['content'] + '\\n\\nBITNETAssistant: ' + eos_token }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
 
 /// Standard deviation of the latent linear weights and of the embeddings.
 const LINEAR_SIGMA: f32 = 0.02;
@@ -227,7 +227,7 @@ fn metadata(
         if !has_template {
             kv.push((
                 "tokenizer.chat_template".into(),
-                Value::String(BITNET_CPP_PLACEHOLDER_TEMPLATE.into()),
+                Value::String(BITNET_CPP_CONVERTER_TEMPLATE.into()),
             ));
         }
     }
