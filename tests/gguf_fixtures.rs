@@ -182,32 +182,19 @@ fn i2s_b158_reads_as_documented() {
     assert_eq!(f.dialect(), Dialect::BitnetFork);
     check_model(&f, &BITNET_CPP_KEYS, GgmlType::I2_S, 40);
     assert_eq!(f.file_size(), 3_241_472);
-    assert_eq!(f.get_uint("bitnet-b1.58.vocab_size").unwrap(), Some(4352));
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.embedding_length").unwrap(),
-        Some(256)
-    );
-    assert_eq!(f.get_uint("bitnet-b1.58.block_count").unwrap(), Some(4));
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.feed_forward_length").unwrap(),
-        Some(768)
-    );
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.attention.head_count").unwrap(),
-        Some(4)
-    );
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.attention.head_count_kv").unwrap(),
-        Some(2)
-    );
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.context_length").unwrap(),
-        Some(512)
-    );
-    assert_eq!(
-        f.get_uint("bitnet-b1.58.rope.dimension_count").unwrap(),
-        Some(64)
-    );
+    for (key, value) in [
+        ("vocab_size", 4352),
+        ("embedding_length", 256),
+        ("block_count", 4),
+        ("feed_forward_length", 768),
+        ("attention.head_count", 4),
+        ("attention.head_count_kv", 2),
+        ("context_length", 512),
+        ("rope.dimension_count", 64),
+    ] {
+        let key = format!("bitnet-b1.58.{key}");
+        assert_eq!(f.get_uint(&key).unwrap(), Some(value), "{key}");
+    }
     assert_eq!(
         f.get_f32("bitnet-b1.58.rope.freq_base").unwrap(),
         Some(500000.0)

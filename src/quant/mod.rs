@@ -213,14 +213,14 @@ fn check_out_len(name: &str, out: &[u8], n: usize, expected: usize) -> Result<()
     Ok(())
 }
 
-/// C's `MAX(a, b)` macro, `a > b ? a : b`, as ggml's quantizers use it for `amax` (a NaN is
-/// kept only until the next comparison, exactly as in C).
-fn c_max(a: f32, b: f32) -> f32 {
-    if a > b {
-        a
-    } else {
-        b
-    }
+/// A block's `amax` as ggml's quantizers compute it: `amax = MAX(amax, fabsf(x))` with C's
+/// `MAX(a, b)` macro, `a > b ? a : b` (a NaN is kept only until the next comparison,
+/// exactly as in C).
+fn block_amax(x: &[f32]) -> f32 {
+    x.iter().fold(
+        0.0f32,
+        |amax, v| if amax > v.abs() { amax } else { v.abs() },
+    )
 }
 
 /// `int xi = lroundf(v) + 1` as the ternary reference quantizers compute it: round half away

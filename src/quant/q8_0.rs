@@ -60,7 +60,7 @@ pub fn pack_into(values: &[f32], out: &mut [u8]) -> Result<()> {
         .chunks_exact(BLOCK_ELEMENTS)
         .zip(out.chunks_exact_mut(BLOCK_BYTES))
     {
-        let amax = x.iter().fold(0.0f32, |amax, v| super::c_max(amax, v.abs()));
+        let amax = super::block_amax(x);
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         block[..2].copy_from_slice(&f16::from_f32_quant_ref(d).to_le_bytes());

@@ -104,7 +104,7 @@ pub fn pack_into(values: &[f32], out: &mut [u8]) -> Result<()> {
         .chunks_exact(BLOCK_ELEMENTS)
         .zip(out.chunks_exact_mut(BLOCK_BYTES))
     {
-        let d = x.iter().fold(0.0f32, |amax, v| super::c_max(amax, v.abs()));
+        let d = super::block_amax(x);
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         // `q = q * 3 + xi` in uint8_t, then the ceiling division stored back to uint8_t.
         let push = |q: u8, x: f32| {

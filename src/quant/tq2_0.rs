@@ -91,7 +91,7 @@ pub fn pack_into(values: &[f32], out: &mut [u8]) -> Result<()> {
         .chunks_exact(BLOCK_ELEMENTS)
         .zip(out.chunks_exact_mut(BLOCK_BYTES))
     {
-        let d = x.iter().fold(0.0f32, |amax, v| super::c_max(amax, v.abs()));
+        let d = super::block_amax(x);
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         for h in 0..2 {
             for m in 0..32 {

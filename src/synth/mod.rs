@@ -119,29 +119,35 @@ fn check_options(options: &SynthOptions) -> Result<()> {
             options.embedding_type
         )));
     }
-    // bitnet.cpp's I2_S kernels need rows that are whole 128-element blocks.
-    let row_multiple = match options.linear_type {
-        GgmlType::I2_S => 128,
-        t => t.block_size(),
-    };
-    for (what, len) in [
-        ("embedding length", options.shape.n_embd),
-        ("feed-forward length", options.shape.n_ff),
-    ] {
-        if len % row_multiple != 0 {
+    // Rows must be whole blocks of each format (128 for I2_S, as bitnet.cpp's kernels need).
+    let row_multiple = |ty: GgmlType| quant::row_multiple(ty).unwrap_or(1) as u64;
+    let checks = [
+        (
+            "embedding length",
+            options.shape.n_embd,
+            options.linear_type,
+            "linears",
+        ),
+        (
+            "feed-forward length",
+            options.shape.n_ff,
+            options.linear_type,
+            "linears",
+        ),
+        (
+            "embedding length",
+            options.shape.n_embd,
+            options.embedding_type,
+            "embedding",
+        ),
+    ];
+    for (what, len, ty, role) in checks {
+        if len % row_multiple(ty) != 0 {
             return Err(Error::InvalidArgument(format!(
-                "{what} {len} must be a multiple of {row_multiple} for {} linears",
-                options.linear_type
+                "{what} {len} must be a multiple of {} for {ty} {role}",
+                row_multiple(ty)
             )));
         }
-    }
-    if options.shape.n_embd % options.embedding_type.block_size() != 0 {
-        return Err(Error::InvalidArgument(format!(
-            "embedding length {} must be a multiple of {} for a {} embedding",
-            options.shape.n_embd,
-            options.embedding_type.block_size(),
-            options.embedding_type
-        )));
     }
     Ok(())
 }
