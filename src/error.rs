@@ -24,6 +24,12 @@ pub enum Error {
     InvalidArgument(String),
     /// The request is well-formed but this build does not implement it.
     Unsupported(String),
+    /// The caller's progress callback asked to stop loading.
+    Cancelled,
+    /// The caller's abort callback stopped a decode; the context is as it was before it.
+    Aborted,
+    /// The batch does not fit in the free KV cells; the context is as it was before it.
+    ContextFull(String),
 }
 
 impl Error {
@@ -44,6 +50,9 @@ impl fmt::Display for Error {
             Error::Tokenizer(m) => write!(f, "tokenizer: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
             Error::Unsupported(m) => write!(f, "unsupported: {m}"),
+            Error::Cancelled => write!(f, "cancelled by the progress callback"),
+            Error::Aborted => write!(f, "aborted by the abort callback"),
+            Error::ContextFull(m) => write!(f, "context full: {m}"),
         }
     }
 }

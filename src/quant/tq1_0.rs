@@ -66,30 +66,40 @@ pub fn dequantize(data: &[u8], n: usize) -> Result<Vec<f32>> {
 /// Decodes `out.len()` weights into `out`.
 pub fn dequantize_into(data: &[u8], out: &mut [f32]) -> Result<()> {
     check_data_len("TQ1_0", data, out.len(), n_bytes(out.len())?)?;
+    let mut t = [0i8; BLOCK_ELEMENTS];
     for (y, block) in out
         .chunks_exact_mut(BLOCK_ELEMENTS)
         .zip(data.chunks_exact(BLOCK_BYTES))
     {
-        let d = super::read_f16(block, QS_BYTES + QH_BYTES);
-        let (qs, qh) = (&block[..QS_BYTES], &block[QS_BYTES..QS_BYTES + QH_BYTES]);
-        let value = |byte: u8, n: usize| (f32::from(trit(byte, n)) - 1.0) * d;
-        for n in 0..5 {
-            for m in 0..32 {
-                y[m + 32 * n] = value(qs[m], n);
-            }
-        }
-        for n in 0..5 {
-            for m in 0..16 {
-                y[160 + m + 16 * n] = value(qs[32 + m], n);
-            }
-        }
-        for n in 0..4 {
-            for j in 0..4 {
-                y[240 + j + 4 * n] = value(qh[j], n);
-            }
+        let d = decode_block(block, &mut t);
+        for (y, &t) in y.iter_mut().zip(&t) {
+            *y = f32::from(t) * d;
         }
     }
     Ok(())
+}
+
+/// Decodes one 54-byte block into its 256 ternary values `trit - 1` and returns the block
+/// scale `d`. Kernels use it as the scalar reference for a block.
+pub fn decode_block(block: &[u8], out: &mut [i8; BLOCK_ELEMENTS]) -> f32 {
+    let (qs, qh) = (&block[..QS_BYTES], &block[QS_BYTES..QS_BYTES + QH_BYTES]);
+    let value = |byte: u8, n: usize| trit(byte, n) as i8 - 1;
+    for n in 0..5 {
+        for m in 0..32 {
+            out[m + 32 * n] = value(qs[m], n);
+        }
+    }
+    for n in 0..5 {
+        for m in 0..16 {
+            out[160 + m + 16 * n] = value(qs[32 + m], n);
+        }
+    }
+    for n in 0..4 {
+        for j in 0..4 {
+            out[240 + j + 4 * n] = value(qh[j], n);
+        }
+    }
+    super::read_f16(block, QS_BYTES + QH_BYTES)
 }
 
 /// Packs `values` (length a multiple of 256) as `quantize_row_tq1_0_ref` does.

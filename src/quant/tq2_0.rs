@@ -60,23 +60,32 @@ pub fn dequantize(data: &[u8], n: usize) -> Result<Vec<f32>> {
 /// Decodes `out.len()` weights into `out`.
 pub fn dequantize_into(data: &[u8], out: &mut [f32]) -> Result<()> {
     check_data_len("TQ2_0", data, out.len(), n_bytes(out.len())?)?;
+    let mut t = [0i8; BLOCK_ELEMENTS];
     for (y, block) in out
         .chunks_exact_mut(BLOCK_ELEMENTS)
         .zip(data.chunks_exact(BLOCK_BYTES))
     {
-        let d = super::read_f16(block, QS_BYTES);
-        // (code - 1) * d, code 3 read as code 1.
-        let value = [-d, 0.0 * d, d, 0.0 * d];
-        for h in 0..2 {
-            for m in 0..32 {
-                let byte = block[32 * h + m];
-                for n in 0..4 {
-                    y[128 * h + m + 32 * n] = value[usize::from(byte >> (2 * n)) & 3];
-                }
-            }
+        let d = decode_block(block, &mut t);
+        for (y, &t) in y.iter_mut().zip(&t) {
+            *y = f32::from(t) * d;
         }
     }
     Ok(())
+}
+
+/// Decodes one 66-byte block into its 256 ternary values `code - 1` (code 3 read as 0) and
+/// returns the block scale `d`. Kernels use it as the scalar reference for a block.
+pub fn decode_block(block: &[u8], out: &mut [i8; BLOCK_ELEMENTS]) -> f32 {
+    const VALUE: [i8; 4] = [-1, 0, 1, 0];
+    for h in 0..2 {
+        for m in 0..32 {
+            let byte = block[32 * h + m];
+            for n in 0..4 {
+                out[128 * h + m + 32 * n] = VALUE[usize::from(byte >> (2 * n)) & 3];
+            }
+        }
+    }
+    super::read_f16(block, QS_BYTES)
 }
 
 /// Packs `values` (length a multiple of 256) as `quantize_row_tq2_0_ref` does.

@@ -15,6 +15,7 @@
 //! them.
 
 mod bpe;
+pub mod chat;
 mod decode;
 mod fxhash;
 mod special;
@@ -24,6 +25,7 @@ mod vocab;
 
 use std::fmt;
 
+pub use chat::{ChatMessage, ChatTemplate};
 pub use types::{
     DetokenizeOptions, PreTokenizer, TokenAttr, TokenType, TokenizerOptions, VocabKind,
 };

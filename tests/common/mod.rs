@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use bitnet::gguf::{GgmlType, GgufFile, GgufWriter, TensorSpec, Value};
 use sha2::{Digest, Sha256};
@@ -126,8 +127,14 @@ pub fn f32_bitnet_bytes() -> Vec<u8> {
 }
 
 /// A rebuilt reference fixture ("i2s-b25" or "f32-bitnet"), checked against its
-/// published sha256, written once per test process to the temp dir.
+/// published sha256, written once per test process to the temp dir (tests run in parallel
+/// threads and may have the file mapped, so it is never rewritten in place).
 pub fn rebuild(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
     let (bytes, sha) = match name {
         "i2s-b25" => (i2s_b25_bytes(), I2S_B25_SHA256),
         "f32-bitnet" => (f32_bitnet_bytes(), F32_BITNET_POSITIVE_ZERO_SHA256),
@@ -141,5 +148,6 @@ pub fn rebuild(name: &str) -> PathBuf {
     let path =
         std::env::temp_dir().join(format!("bitnet-fixture-{}-{name}.gguf", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
+    built.push((name.to_string(), path.clone()));
     path
 }

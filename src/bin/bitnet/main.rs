@@ -3,6 +3,7 @@
 
 mod args;
 mod inspect;
+mod logits;
 mod synth;
 mod tokenize;
 
@@ -20,6 +21,7 @@ commands:
   tokenize [options] TEXT
                         print the token ids of TEXT as a JSON array
   synth [options]       write a BitNet model with random ternary weights
+  logits [options]      dump prompt and decode logits in the reference fixtures' format
   help [COMMAND]        show help for a command
 
 Run 'bitnet help COMMAND' for a command's options.";
@@ -51,6 +53,7 @@ fn help(topic: Option<&str>) -> Result<&'static str, String> {
         Some("inspect") => inspect::USAGE,
         Some("tokenize") => tokenize::USAGE,
         Some("synth") => synth::USAGE,
+        Some("logits") => logits::USAGE,
         Some(other) => return Err(format!("unknown command '{other}'")),
     })
 }
@@ -77,6 +80,7 @@ fn run(mut argv: Vec<String>) -> CliResult {
         "inspect" => inspect::run(Args::new(argv)),
         "tokenize" => tokenize::run(Args::new(argv)),
         "synth" => synth::run(Args::new(argv)),
+        "logits" => logits::run(Args::new(argv)),
         other => Err(format!("unknown command '{other}' (try 'bitnet help')").into()),
     }
 }

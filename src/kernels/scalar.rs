@@ -1,0 +1,110 @@
+//! Scalar reference kernels: the definition every faster kernel must reproduce (bit for bit
+//! on the integer parts; float parts in the same order).
+
+use super::act::{BlockQ8K, BlockQ8_0, QK8_0, QK_K};
+use crate::quant::{i2s, q8_0, tq1_0, tq2_0};
+
+/// Exact `sum_k (code - 1) * q[k]` for I2_S rows `row0 .. row0 + out.len()` of a matrix with
+/// `k` columns (`k % 128 == 0`). Code 3 counts as 0 (loaders reject it anyway).
+pub fn i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]) {
+    const VALUE: [i32; 4] = [-1, 0, 1, 0];
+    let row_bytes = k / 4;
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &w[(row0 + r) * row_bytes..(row0 + r + 1) * row_bytes];
+        let mut sum = 0i32;
+        for (block, qb) in row
+            .chunks_exact(i2s::BLOCK_BYTES)
+            .zip(q.chunks_exact(i2s::BLOCK_ELEMENTS))
+        {
+            for (p, &byte) in block.iter().enumerate() {
+                for g in 0..4 {
+                    let code = usize::from(byte >> (6 - 2 * g)) & 3;
+                    sum += VALUE[code] * i32::from(qb[32 * g + p]);
+                }
+            }
+        }
+        *o = sum;
+    }
+}
+
+/// ggml's `ggml_vec_dot_tq2_0_q8_K` (x86 AVX2 path) for rows `row0 ..`; see
+/// [`ternary_q8k_dots`] for the accumulation order.
+pub fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]) {
+    ternary_q8k_dots(w, k, row0, a, out, tq2_0::BLOCK_BYTES, tq2_0::decode_block);
+}
+
+/// ggml's `ggml_vec_dot_tq1_0_q8_K`, same accumulation as [`tq2_0_dots`].
+pub fn tq1_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]) {
+    ternary_q8k_dots(w, k, row0, a, out, tq1_0::BLOCK_BYTES, tq1_0::decode_block);
+}
+
+/// The AVX2 kernels keep eight int32 lanes per block: lane `u` sums `code * q` over the
+/// elements `e` with `(e % 32) / 4 == u` (the byte lanes of the code vectors) minus the sum
+/// of `q` over elements `32u .. 32u + 32` (the block sums). Each lane is converted to float
+/// and accumulated with a fused multiply-add by `d_a * d_w` across blocks; the eight lanes
+/// are summed at the end as `hsum_float_8` does. Integer parts are exact.
+fn ternary_q8k_dots(
+    w: &[u8],
+    k: usize,
+    row0: usize,
+    a: &[BlockQ8K],
+    out: &mut [f32],
+    block_bytes: usize,
+    decode: fn(&[u8], &mut [i8; QK_K]) -> f32,
+) {
+    let row_bytes = k / QK_K * block_bytes;
+    let mut t = [0i8; QK_K];
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &w[(row0 + r) * row_bytes..(row0 + r + 1) * row_bytes];
+        let mut acc = [0.0f32; 8];
+        for (block, ab) in row.chunks_exact(block_bytes).zip(a) {
+            let dw = decode(block, &mut t);
+            let mut lanes = [0i32; 8];
+            for (e, (&tv, &q)) in t.iter().zip(&ab.qs).enumerate() {
+                let q = i32::from(q);
+                lanes[(e % 32) / 4] += (i32::from(tv) + 1) * q;
+                lanes[e / 32] -= q;
+            }
+            let d = ab.d * dw;
+            for (acc, &s) in acc.iter_mut().zip(&lanes) {
+                *acc = (s as f32).mul_add(d, *acc);
+            }
+        }
+        *o = hsum8(&acc);
+    }
+}
+
+/// `hsum_float_8`: `((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3))`.
+fn hsum8(v: &[f32; 8]) -> f32 {
+    ((v[4] + v[0]) + (v[6] + v[2])) + ((v[5] + v[1]) + (v[7] + v[3]))
+}
+
+/// ggml's `ggml_vec_dot_q8_0_q8_0` (x86; tinyBLAS's Q8_0 tiles accumulate the same way):
+/// eight float lanes, lane `l` of block `b` gets `fma(d_w * d_a, sum of products 4l..4l+3,
+/// lane)`, then the lanes are reduced by halving.
+pub fn q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]) {
+    let row_bytes = k / QK8_0 * q8_0::BLOCK_BYTES;
+    let h2f = crate::quant::f16::to_f32;
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &w[(row0 + r) * row_bytes..(row0 + r + 1) * row_bytes];
+        let mut acc = [0.0f32; 8];
+        for (block, ab) in row.chunks_exact(q8_0::BLOCK_BYTES).zip(a) {
+            let dw = h2f(u16::from_le_bytes([block[0], block[1]]));
+            let d = dw * h2f(ab.d);
+            let qs = &block[2..2 + QK8_0];
+            for (l, acc) in acc.iter_mut().enumerate() {
+                let s: i32 = (4 * l..4 * l + 4)
+                    .map(|i| i32::from(qs[i] as i8) * i32::from(ab.qs[i]))
+                    .sum();
+                *acc = d.mul_add(s as f32, *acc);
+            }
+        }
+        let t = [
+            acc[0] + acc[4],
+            acc[1] + acc[5],
+            acc[2] + acc[6],
+            acc[3] + acc[7],
+        ];
+        *o = (t[0] + t[2]) + (t[1] + t[3]);
+    }
+}

@@ -1,0 +1,203 @@
+//! A loaded model: hyper-parameters, bound weights, tokenizer, and the forward pass.
+//!
+//! The file stays memory-mapped (or read into memory with `use_mmap = false`); weights are
+//! used in place, in their file layout, through the kernel table. Only the small norm vectors
+//! are copied out. A `Model` is immutable after loading and is shared (`Arc`) by any number of
+//! contexts on any number of threads.
+
+pub mod arch;
+pub mod forward;
+pub mod hparams;
+pub mod weights;
+
+use std::path::Path;
+
+pub use arch::{Arch, Recipe};
+pub use hparams::HParams;
+pub use weights::{EmbdFormat, Linear, LinearFormat, Weights};
+
+use crate::gguf::{GgufFile, ReadOptions};
+use crate::tokenizer::{PreTokenizer, Tokenizer, TokenizerOptions};
+use crate::{Error, Result};
+
+/// How to load a model.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelParams {
+    /// Map the file (default) instead of reading it into memory. Mapping shares pages with
+    /// other processes and loads instantly; reading protects against the file changing on
+    /// disk while it is in use.
+    pub use_mmap: bool,
+    /// Override the pre-tokenizer (see [`PreTokenizer`]).
+    pub pre_tokenizer: PreTokenizer,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            use_mmap: true,
+            pre_tokenizer: PreTokenizer::Auto,
+        }
+    }
+}
+
+/// Load progress: called with a fraction in `0.0..=1.0`; returning `false` cancels the load
+/// with [`Error::Cancelled`].
+pub type Progress<'a> = &'a mut dyn FnMut(f32) -> bool;
+
+/// A loaded BitNet model.
+pub struct Model {
+    file: GgufFile,
+    hparams: HParams,
+    weights: Weights,
+    tokenizer: Tokenizer,
+}
+
+impl Model {
+    /// Loads the model at `path`.
+    pub fn load(
+        path: impl AsRef<Path>,
+        params: &ModelParams,
+        mut progress: Option<Progress<'_>>,
+    ) -> Result<Model> {
+        let path = path.as_ref();
+        let mut report = |f: f32| -> Result<()> {
+            let keep_going = match progress.as_mut() {
+                Some(p) => p(f),
+                None => true,
+            };
+            if keep_going {
+                Ok(())
+            } else {
+                Err(Error::Cancelled)
+            }
+        };
+        report(0.0)?;
+        let file = if params.use_mmap {
+            GgufFile::open(path)?
+        } else {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            GgufFile::from_bytes_with(bytes, ReadOptions::default())?
+        };
+        Self::from_file(file, params, &mut report)
+    }
+
+    /// Builds a model from an already opened file.
+    pub fn from_gguf(file: GgufFile, params: &ModelParams) -> Result<Model> {
+        Self::from_file(file, params, &mut |_| Ok(()))
+    }
+
+    fn from_file(
+        file: GgufFile,
+        params: &ModelParams,
+        report: &mut dyn FnMut(f32) -> Result<()>,
+    ) -> Result<Model> {
+        let arch_name = file
+            .get_str("general.architecture")?
+            .ok_or_else(|| Error::Format("missing key general.architecture".into()))?;
+        let arch = Arch::from_name(arch_name).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "architecture '{arch_name}' (supported: bitnet-b1.58, bitnet-25, bitnet)"
+            ))
+        })?;
+        let hparams = HParams::from_gguf(&file, arch)?;
+        let tokenizer = Tokenizer::from_gguf(
+            &file,
+            &TokenizerOptions {
+                pre: params.pre_tokenizer,
+            },
+        )?;
+        if tokenizer.n_vocab() != hparams.n_vocab {
+            return Err(Error::Format(format!(
+                "the tokenizer has {} tokens but the token list has {}",
+                tokenizer.n_vocab(),
+                hparams.n_vocab
+            )));
+        }
+        report(0.1)?;
+        let n_layer = hparams.n_layer;
+        let weights = weights::bind(&file, &hparams, &mut |done| {
+            report(0.1 + 0.9 * done as f32 / n_layer as f32)
+        })?;
+        report(1.0)?;
+        Ok(Model {
+            file,
+            hparams,
+            weights,
+            tokenizer,
+        })
+    }
+
+    pub fn hparams(&self) -> &HParams {
+        &self.hparams
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.hparams.arch
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The GGUF file (metadata and tensor table).
+    pub fn gguf(&self) -> &GgufFile {
+        &self.file
+    }
+
+    /// Bytes of tensor `index` in the file.
+    pub fn tensor_data(&self, index: usize) -> &[u8] {
+        self.file.tensor_at(index).data
+    }
+
+    /// A metadata value rendered as text, as `llama_model_meta_val_str` does.
+    pub fn meta_value(&self, key: &str) -> Option<String> {
+        self.file.get(key).map(|v| match v.as_str() {
+            Some(s) => s.to_string(),
+            None => v.to_string(),
+        })
+    }
+
+    /// The number of weights (elements of every tensor).
+    pub fn n_params(&self) -> u64 {
+        self.file
+            .tensor_infos()
+            .iter()
+            .map(|t| t.n_elements())
+            .sum()
+    }
+
+    /// Bytes of tensor data.
+    pub fn size_bytes(&self) -> u64 {
+        self.file.tensor_infos().iter().map(|t| t.n_bytes).sum()
+    }
+
+    /// `"<arch> <size> <linear type>"`, e.g. `"bitnet-b1.58 2.4B I2_S"`.
+    pub fn description(&self) -> String {
+        let n = self.n_params() as f64;
+        let size = if n >= 1e9 {
+            format!("{:.1}B", n / 1e9)
+        } else {
+            format!("{:.1}M", n / 1e6)
+        };
+        let ty = self.file.tensor_infos()[self.weights.layers[0].wq.tensor].ggml_type;
+        format!("{} {size} {ty:?}", self.hparams.arch)
+    }
+
+    /// The file's `tokenizer.chat_template`, if any.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.file.get_str("tokenizer.chat_template").ok().flatten()
+    }
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("hparams", &self.hparams)
+            .finish_non_exhaustive()
+    }
+}
