@@ -8,10 +8,12 @@
 //! - [`kernels`]: matrix kernels behind one dispatch table (scalar reference today);
 //! - [`model`]: hyper-parameters, weight binding and the forward pass per architecture;
 //! - [`context`]: KV cache, batches and logits of one conversation over a shared model;
-//! - [`synth`]: writes BitNet-shaped models with random ternary weights.
+//! - [`synth`]: writes BitNet-shaped models with random ternary weights;
+//! - [`ffi`]: the C API (`include/bitnet.h`), translation over the above.
 
 pub mod context;
 pub mod error;
+pub mod ffi;
 pub mod gguf;
 pub mod kernels;
 pub mod log;
