@@ -49,8 +49,26 @@ pub const I2S_B25_SHA256: &str = "407a836d5bf8039ed9c817d947acdd8e7bee455b34c1d2
 pub const F32_BITNET_POSITIVE_ZERO_SHA256: &str =
     "1867d071a843ec5022d9ea2d1ca6de43b95f496b4edfbc9fb5f5508948d28366";
 
+/// Metadata and tensors (spec and bytes) of a fixture, to edit and [`write`] back.
+pub type Parts = (Vec<(String, Value)>, Vec<(TensorSpec, Vec<u8>)>);
+
+/// The parts of `file`.
+pub fn parts(file: &GgufFile) -> Parts {
+    let metadata = file.metadata().to_vec();
+    let tensors = file
+        .tensors()
+        .map(|t| {
+            (
+                TensorSpec::new(&t.info.name, t.info.ggml_type, &t.info.shape),
+                t.data.to_vec(),
+            )
+        })
+        .collect();
+    (metadata, tensors)
+}
+
 /// Writes `metadata` and `tensors` (spec and data) with the crate's writer.
-fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>) -> Vec<u8> {
+pub fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>) -> Vec<u8> {
     let mut w = GgufWriter::new();
     for (k, v) in metadata {
         w.add(k, v).unwrap();
