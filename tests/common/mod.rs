@@ -85,26 +85,16 @@ pub fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>
 
 /// `i2s-b25.gguf`, rebuilt.
 pub fn i2s_b25_bytes() -> Vec<u8> {
-    let src = fixture("models/i2s-b158.gguf");
-    let metadata = src
-        .metadata()
-        .iter()
+    let (metadata, tensors) = parts(&fixture("models/i2s-b158.gguf"));
+    let metadata = metadata
+        .into_iter()
         .map(|(k, v)| {
             let key = k.replacen("bitnet-b1.58.", "bitnet-25.", 1);
-            let value = match (k.as_str(), v) {
-                ("general.architecture", _) => Value::String("bitnet-25".into()),
-                _ => v.clone(),
+            let value = match k.as_str() {
+                "general.architecture" => Value::String("bitnet-25".into()),
+                _ => v,
             };
             (key, value)
-        })
-        .collect();
-    let tensors = src
-        .tensors()
-        .map(|t| {
-            (
-                TensorSpec::new(&t.info.name, t.info.ggml_type, &t.info.shape),
-                t.data.to_vec(),
-            )
         })
         .collect();
     write(metadata, tensors)
