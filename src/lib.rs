@@ -8,6 +8,7 @@
 //! - [`kernels`]: matrix kernels behind one dispatch table (scalar reference today);
 //! - [`model`]: hyper-parameters, weight binding and the forward pass per architecture;
 //! - [`context`]: KV cache, batches and logits of one conversation over a shared model;
+//! - [`sampling`]: llama.cpp's samplers and sampler chain, seeded and reproducible;
 //! - [`synth`]: writes BitNet-shaped models with random ternary weights.
 
 pub mod context;
@@ -17,6 +18,7 @@ pub mod kernels;
 pub mod log;
 pub mod model;
 pub mod quant;
+pub mod sampling;
 pub mod synth;
 pub mod tokenizer;
 
