@@ -135,8 +135,9 @@ pub fn f32_bitnet_bytes() -> Vec<u8> {
 }
 
 /// A rebuilt reference fixture ("i2s-b25" or "f32-bitnet"), checked against its
-/// published sha256, written once per test process to the temp dir (tests run in parallel
-/// threads and may have the file mapped, so it is never rewritten in place).
+/// published sha256. It is written once to the temp dir under a name carrying its hash and
+/// reused by later test processes; a new copy is renamed into place, so a process that has
+/// the file mapped never sees it rewritten.
 pub fn rebuild(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -153,9 +154,14 @@ pub fn rebuild(name: &str) -> PathBuf {
         sha,
         "rebuilt {name} differs from the reference file"
     );
-    let path =
-        std::env::temp_dir().join(format!("bitnet-fixture-{}-{name}.gguf", std::process::id()));
-    std::fs::write(&path, bytes).unwrap();
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("bitnet-fixture-{name}-{}.gguf", &sha[..16]));
+    let current = std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == sha);
+    if !current {
+        let tmp = dir.join(format!("bitnet-fixture-{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
     built.push((name.to_string(), path.clone()));
     path
 }
