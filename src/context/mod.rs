@@ -294,6 +294,11 @@ impl Context {
         Some(&self.logits[row * n_vocab..(row + 1) * n_vocab])
     }
 
+    /// Logits of the last token of the last decode (requested by default).
+    pub fn last_logits(&self) -> Option<&[f32]> {
+        self.logits(self.logit_rows.len().checked_sub(1)?)
+    }
+
     /// Number of tokens in the last decode.
     pub fn n_last_batch(&self) -> usize {
         self.logit_rows.len()

@@ -6,8 +6,10 @@
 //! contexts on any number of threads.
 
 pub mod arch;
+mod attention;
 pub mod forward;
 pub mod hparams;
+mod linear;
 pub mod weights;
 
 use std::path::Path;

@@ -49,8 +49,26 @@ pub const I2S_B25_SHA256: &str = "407a836d5bf8039ed9c817d947acdd8e7bee455b34c1d2
 pub const F32_BITNET_POSITIVE_ZERO_SHA256: &str =
     "1867d071a843ec5022d9ea2d1ca6de43b95f496b4edfbc9fb5f5508948d28366";
 
+/// Metadata and tensors (spec and bytes) of a fixture, to edit and [`write`] back.
+pub type Parts = (Vec<(String, Value)>, Vec<(TensorSpec, Vec<u8>)>);
+
+/// The parts of `file`.
+pub fn parts(file: &GgufFile) -> Parts {
+    let metadata = file.metadata().to_vec();
+    let tensors = file
+        .tensors()
+        .map(|t| {
+            (
+                TensorSpec::new(&t.info.name, t.info.ggml_type, &t.info.shape),
+                t.data.to_vec(),
+            )
+        })
+        .collect();
+    (metadata, tensors)
+}
+
 /// Writes `metadata` and `tensors` (spec and data) with the crate's writer.
-fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>) -> Vec<u8> {
+pub fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>) -> Vec<u8> {
     let mut w = GgufWriter::new();
     for (k, v) in metadata {
         w.add(k, v).unwrap();
@@ -67,26 +85,16 @@ fn write(metadata: Vec<(String, Value)>, tensors: Vec<(TensorSpec, Vec<u8>)>) ->
 
 /// `i2s-b25.gguf`, rebuilt.
 pub fn i2s_b25_bytes() -> Vec<u8> {
-    let src = fixture("models/i2s-b158.gguf");
-    let metadata = src
-        .metadata()
-        .iter()
+    let (metadata, tensors) = parts(&fixture("models/i2s-b158.gguf"));
+    let metadata = metadata
+        .into_iter()
         .map(|(k, v)| {
             let key = k.replacen("bitnet-b1.58.", "bitnet-25.", 1);
-            let value = match (k.as_str(), v) {
-                ("general.architecture", _) => Value::String("bitnet-25".into()),
-                _ => v.clone(),
+            let value = match k.as_str() {
+                "general.architecture" => Value::String("bitnet-25".into()),
+                _ => v,
             };
             (key, value)
-        })
-        .collect();
-    let tensors = src
-        .tensors()
-        .map(|t| {
-            (
-                TensorSpec::new(&t.info.name, t.info.ggml_type, &t.info.shape),
-                t.data.to_vec(),
-            )
         })
         .collect();
     write(metadata, tensors)
@@ -127,8 +135,9 @@ pub fn f32_bitnet_bytes() -> Vec<u8> {
 }
 
 /// A rebuilt reference fixture ("i2s-b25" or "f32-bitnet"), checked against its
-/// published sha256, written once per test process to the temp dir (tests run in parallel
-/// threads and may have the file mapped, so it is never rewritten in place).
+/// published sha256. It is written once to the temp dir under a name carrying its hash and
+/// reused by later test processes; a new copy is renamed into place, so a process that has
+/// the file mapped never sees it rewritten.
 pub fn rebuild(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,9 +154,14 @@ pub fn rebuild(name: &str) -> PathBuf {
         sha,
         "rebuilt {name} differs from the reference file"
     );
-    let path =
-        std::env::temp_dir().join(format!("bitnet-fixture-{}-{name}.gguf", std::process::id()));
-    std::fs::write(&path, bytes).unwrap();
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("bitnet-fixture-{name}-{}.gguf", &sha[..16]));
+    let current = std::fs::read(&path).is_ok_and(|b| sha256_hex(&b) == sha);
+    if !current {
+        let tmp = dir.join(format!("bitnet-fixture-{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
     built.push((name.to_string(), path.clone()));
     path
 }

@@ -24,6 +24,17 @@ impl Args {
         Args { items, rest }
     }
 
+    /// Treats the short option `-s` as `--long` (before any value is read).
+    pub fn alias(mut self, short: &str, long: &str) -> Args {
+        let (short, long) = (format!("-{short}"), format!("--{long}"));
+        for item in self.items.iter_mut() {
+            if *item == short {
+                item.clone_from(&long);
+            }
+        }
+        self
+    }
+
     /// True if `--name` was given (and removes it).
     pub fn flag(&mut self, name: &str) -> bool {
         let long = format!("--{name}");

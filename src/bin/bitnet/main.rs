@@ -2,8 +2,11 @@
 //! Every error is one `error: ...` line on standard error and exit code 1.
 
 mod args;
+mod chat;
+mod generate;
 mod inspect;
 mod logits;
+mod run;
 mod synth;
 mod tokenize;
 
@@ -17,6 +20,9 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 const USAGE: &str = "usage: bitnet <command> [options]
 
 commands:
+  run -p PROMPT [options]
+                        generate text from a prompt (streams to standard output)
+  chat [options]        chat interactively (one message per line on standard input)
   inspect [FILE]        print a GGUF file's metadata and tensor table
   tokenize [options] TEXT
                         print the token ids of TEXT as a JSON array
@@ -47,15 +53,34 @@ pub fn default_model() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn help(topic: Option<&str>) -> Result<&'static str, String> {
+fn help(topic: Option<&str>) -> Result<String, String> {
     Ok(match topic {
-        None => USAGE,
-        Some("inspect") => inspect::USAGE,
-        Some("tokenize") => tokenize::USAGE,
-        Some("synth") => synth::USAGE,
-        Some("logits") => logits::USAGE,
-        Some(other) => return Err(format!("unknown command '{other}'")),
+        None => USAGE.into(),
+        Some("run") => run::usage(),
+        Some("chat") => chat::usage(),
+        Some(t) => help_static(t)?.into(),
     })
+}
+
+fn help_static(topic: &str) -> Result<&'static str, String> {
+    Ok(match topic {
+        "inspect" => inspect::USAGE,
+        "tokenize" => tokenize::USAGE,
+        "synth" => synth::USAGE,
+        "logits" => logits::USAGE,
+        other => return Err(format!("unknown command '{other}'")),
+    })
+}
+
+/// Arguments of `run` and `chat`, with llama.cpp's short options.
+fn generation_args(argv: Vec<String>) -> Args {
+    Args::new(argv)
+        .alias("m", "model")
+        .alias("p", "prompt")
+        .alias("n", "n-predict")
+        .alias("t", "threads")
+        .alias("s", "seed")
+        .alias("c", "ctx")
 }
 
 fn run(mut argv: Vec<String>) -> CliResult {
@@ -81,6 +106,8 @@ fn run(mut argv: Vec<String>) -> CliResult {
         "tokenize" => tokenize::run(Args::new(argv)),
         "synth" => synth::run(Args::new(argv)),
         "logits" => logits::run(Args::new(argv)),
+        "run" => run::run(generation_args(argv)),
+        "chat" => chat::run(generation_args(argv)),
         other => Err(format!("unknown command '{other}' (try 'bitnet help')").into()),
     }
 }
