@@ -309,6 +309,92 @@ static void context_full(const bitnet_model *model) {
     printf("ok context full\n");
 }
 
+static void samplers(const bitnet_model *model) {
+    bitnet_context *ctx = new_context(model, 32);
+    bitnet_token two[2] = {1, 2};
+    CHECK_STATUS(bitnet_decode(ctx, two, 2, NULL, NULL), BITNET_OK);
+
+    bitnet_sampler *greedy = bitnet_sampler_new_greedy();
+    CHECK(bitnet_sampler_sample(NULL, ctx, -1) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "sampler is NULL");
+    CHECK(bitnet_sampler_sample(greedy, NULL, -1) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "ctx is NULL");
+    CHECK(bitnet_sampler_sample(greedy, ctx, 0) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "not requested");
+    CHECK(bitnet_sampler_sample(greedy, ctx, 5) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "no token 5");
+    bitnet_token best = bitnet_sampler_sample(greedy, ctx, 1);
+    CHECK(best >= 0 && bitnet_sampler_sample(greedy, ctx, -1) == best);
+
+    /* a filter alone selects nothing */
+    bitnet_sampler *top_k = bitnet_sampler_new_top_k(5);
+    CHECK(bitnet_sampler_sample(top_k, ctx, -1) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "selected no token");
+
+    /* chains: only chains take samplers, never themselves; the added sampler is owned by
+     * the chain (or freed) whatever the outcome */
+    bitnet_sampler *chain = bitnet_sampler_chain_new();
+    CHECK(bitnet_sampler_sample(chain, ctx, -1) == -1);
+    CHECK_ERROR("bitnet_sampler_sample", "selected no token");
+    CHECK_STATUS(bitnet_sampler_chain_add(greedy, bitnet_sampler_new_greedy()),
+                 BITNET_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR("bitnet_sampler_chain_add", "single sampler");
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, chain), BITNET_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR("bitnet_sampler_chain_add", "itself");
+    CHECK_STATUS(bitnet_sampler_chain_add(NULL, bitnet_sampler_new_greedy()),
+                 BITNET_ERR_NULL_POINTER);
+    CHECK_ERROR("bitnet_sampler_chain_add", "chain is NULL");
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, NULL), BITNET_ERR_NULL_POINTER);
+    CHECK_ERROR("bitnet_sampler_chain_add", "sampler is NULL");
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, top_k), BITNET_OK);
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, bitnet_sampler_new_temp(0.7f)), BITNET_OK);
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, bitnet_sampler_new_dist(1234)), BITNET_OK);
+
+    /* a seed fixes the draws; reset restarts them */
+    bitnet_token first = bitnet_sampler_sample(chain, ctx, -1);
+    CHECK(first >= 0);
+    bitnet_sampler_reset(chain);
+    CHECK(bitnet_sampler_sample(chain, ctx, -1) == first);
+    bitnet_sampler_params params = bitnet_sampler_default_params();
+    CHECK(params.seed == BITNET_DEFAULT_SEED && params.top_k == 40);
+    params.seed = 1234;
+    bitnet_sampler *preset = bitnet_sampler_new_from_params(&params);
+    params.seed = BITNET_DEFAULT_SEED;
+    bitnet_sampler *preset_nested = bitnet_sampler_new_from_params(&params);
+    CHECK(preset != NULL && preset_nested != NULL);
+    bitnet_sampler *defaults = bitnet_sampler_new_from_params(NULL);
+    CHECK(defaults != NULL && bitnet_sampler_sample(defaults, ctx, -1) >= 0);
+    bitnet_sampler_free(defaults);
+    CHECK(bitnet_sampler_sample(preset, ctx, -1) >= 0);
+    CHECK_STATUS(bitnet_sampler_chain_add(preset, preset_nested), BITNET_OK);
+
+    bitnet_sampler_accept(NULL, 1);
+    CHECK_ERROR("bitnet_sampler_accept", "sampler is NULL");
+    bitnet_sampler_accept(chain, -1);
+    CHECK_ERROR("bitnet_sampler_accept", "negative");
+    bitnet_sampler_accept(chain, 1);
+    bitnet_sampler_reset(NULL);
+    CHECK_ERROR("bitnet_sampler_reset", "sampler is NULL");
+
+    bitnet_sampler *others[] = {
+        bitnet_sampler_new_temp_ext(0.8f, 0.5f, 1.0f), bitnet_sampler_new_top_p(0.9f, 1),
+        bitnet_sampler_new_min_p(0.05f, 1),            bitnet_sampler_new_typical(0.9f, 1),
+        bitnet_sampler_new_penalties(64, 1.1f, 0.1f, 0.1f),
+    };
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        CHECK(others[i] != NULL);
+        CHECK(bitnet_sampler_sample(others[i], ctx, -1) == -1); /* filters select nothing */
+        bitnet_sampler_free(others[i]);
+    }
+
+    bitnet_sampler_free(greedy);
+    bitnet_sampler_free(chain);
+    bitnet_sampler_free(preset);
+    bitnet_sampler_free(NULL);
+    bitnet_context_free(ctx);
+    printf("ok samplers\n");
+}
+
 static void chat_errors(void) {
     bitnet_chat_message msgs[2] = {{"user", "hi"}, {NULL, "x"}};
     char buf[64];
@@ -356,6 +442,7 @@ int main(int argc, char **argv) {
     context_arguments(model);
     decoding(model);
     context_full(model);
+    samplers(model);
     chat_errors();
 
     /* a context keeps the model alive after the model handle is freed */

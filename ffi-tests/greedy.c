@@ -1,5 +1,7 @@
 /* The C API end to end on a fixture model: tokenize the reference prompt, decode it, run
- * 32 greedy steps and compare the 33 ids with the reference implementation's; round-trip
+ * 32 greedy steps with a sampler chain and compare the 33 ids with the reference
+ * implementation's (and with the argmax of the logits, and llama.cpp's default chain at
+ * temperature 0); round-trip
  * the prompt through token_to_piece and detokenize; render a chat prompt.
  *
  * usage: greedy MODEL.gguf NAME    (NAME: i2s-b158 or tq2_0-bitnet, selects the reference) */
@@ -136,12 +138,31 @@ int main(int argc, char **argv) {
     for (int32_t i = 0; i < n; i++) CHECK(bitnet_get_logits(ctx, i) != NULL);
     CHECK(bitnet_get_logits(ctx, -1) == bitnet_get_logits(ctx, n - 1));
 
+    /* a hand-built greedy chain (the filters before greedy cannot change its pick) and
+     * the default chain at temperature 0 */
+    bitnet_sampler *chain = bitnet_sampler_chain_new();
+    CHECK(chain != NULL);
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, bitnet_sampler_new_penalties(64, 1.0f, 0, 0)),
+                 BITNET_OK);
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, bitnet_sampler_new_top_k(40)), BITNET_OK);
+    CHECK_STATUS(bitnet_sampler_chain_add(chain, bitnet_sampler_new_greedy()), BITNET_OK);
+    bitnet_sampler_params sparams = bitnet_sampler_default_params();
+    sparams.temp = 0.0f;
+    bitnet_sampler *preset = bitnet_sampler_new_from_params(&sparams);
+    CHECK(preset != NULL);
+
     bitnet_token generated[N_GEN];
-    generated[0] = argmax(bitnet_get_logits(ctx, -1), n_vocab);
-    for (int step = 1; step < N_GEN; step++) {
-        CHECK_STATUS(bitnet_decode(ctx, &generated[step - 1], 1, NULL, NULL), BITNET_OK);
-        generated[step] = argmax(bitnet_get_logits(ctx, 0), n_vocab);
+    for (int step = 0; step < N_GEN; step++) {
+        if (step > 0) {
+            CHECK_STATUS(bitnet_decode(ctx, &generated[step - 1], 1, NULL, NULL), BITNET_OK);
+        }
+        bitnet_token id = bitnet_sampler_sample(chain, ctx, -1);
+        CHECK(id >= 0 && id == argmax(bitnet_get_logits(ctx, -1), n_vocab));
+        CHECK(bitnet_sampler_sample(preset, ctx, -1) == id);
+        generated[step] = id;
     }
+    bitnet_sampler_free(chain);
+    bitnet_sampler_free(preset);
     CHECK(bitnet_context_pos_max(ctx) == N_PROMPT + N_GEN - 2);
     for (int i = 0; i < N_GEN; i++) {
         if (generated[i] != expected[i]) {

@@ -41,10 +41,15 @@
 #define BITNET_VERSION_PATCH 0
 
 /**
- * What the count-returning functions of this file return on failure: no buffer size
- * can be this negative.
+ * What `bitnet_tokenize`, `bitnet_token_to_piece` and `bitnet_detokenize` return on
+ * failure (`INT32_MIN`): no needed size can be this negative.
  */
 #define BITNET_COUNT_FAILED (-2147483647 - 1)
+
+/**
+ * As a seed: pick a random one (and a new one on every `bitnet_sampler_reset`).
+ */
+#define BITNET_DEFAULT_SEED 4294967295
 
 /**
  * A message's severity. The values are ggml's (`GGML_LOG_LEVEL_*`), so a host that already
@@ -147,6 +152,15 @@ typedef struct bitnet_context bitnet_context;
 typedef struct bitnet_model bitnet_model;
 
 /**
+ * A sampler or a chain of samplers (opaque). Use it from one thread at a time.
+ *
+ * A sampler made by a `bitnet_sampler_new_*` function can be used alone (a lone greedy
+ * or dist picks a token; a lone filter picks none, so sampling with it fails) or added
+ * to a chain; a chain applies its samplers in order.
+ */
+typedef struct bitnet_sampler bitnet_sampler;
+
+/**
  * Receives one message per call: NUL-terminated, without a trailing newline, valid only
  * during the call. It may be called from any thread, including the library's workers,
  * and must not call `bitnet_log_set`.
@@ -228,6 +242,65 @@ typedef struct bitnet_context_params {
      */
     void *abort_callback_data;
 } bitnet_context_params;
+
+/**
+ * The usual settings for a whole chain (llama.cpp's `common_params_sampling` defaults),
+ * for `bitnet_sampler_new_from_params`.
+ */
+typedef struct bitnet_sampler_params {
+    /**
+     * Seed for the random draw; `BITNET_DEFAULT_SEED` (the default) picks a random one.
+     */
+    uint32_t seed;
+    /**
+     * Temperature, 0.8; `<= 0` samples greedily.
+     */
+    float temp;
+    /**
+     * Dynamic temperature range, 0 = off.
+     */
+    float dynatemp_range;
+    /**
+     * Dynamic temperature exponent, 1.
+     */
+    float dynatemp_exponent;
+    /**
+     * Top-k, 40; `<= 0` = off.
+     */
+    int32_t top_k;
+    /**
+     * Top-p, 0.95; `>= 1` = off.
+     */
+    float top_p;
+    /**
+     * Min-p, 0.05; `<= 0` = off.
+     */
+    float min_p;
+    /**
+     * Typical-p, 1 = off.
+     */
+    float typical_p;
+    /**
+     * The fewest candidates top-p, min-p and typical keep, 0.
+     */
+    size_t min_keep;
+    /**
+     * Penalty window in accepted tokens, 64; 0 = off.
+     */
+    int32_t penalty_last_n;
+    /**
+     * Repetition penalty, 1 = off.
+     */
+    float penalty_repeat;
+    /**
+     * Frequency penalty, 0 = off.
+     */
+    float penalty_freq;
+    /**
+     * Presence penalty, 0 = off.
+     */
+    float penalty_present;
+} bitnet_sampler_params;
 
 /**
  * One turn of a conversation: `role` is usually `"system"`, `"user"` or `"assistant"`.
@@ -562,6 +635,137 @@ enum bitnet_status bitnet_decode(struct bitnet_context *ctx,
  * Thread-safety: the context's thread.
  */
 const float *bitnet_get_logits(const struct bitnet_context *ctx, int32_t i);
+
+/**
+ * llama.cpp's default sampling settings (see `bitnet_sampler_params`).
+ *
+ * Thread-safety: any thread.
+ */
+struct bitnet_sampler_params bitnet_sampler_default_params(void);
+
+/**
+ * llama.cpp's default chain configured by `params` (NULL for the defaults): penalties,
+ * top-k, typical, top-p, min-p, then temperature and a seeded random draw (greedy
+ * instead when the temperature is `<= 0`). More samplers can be added. Free it with
+ * `bitnet_sampler_free`. NULL on failure.
+ *
+ * Thread-safety: any thread.
+ */
+struct bitnet_sampler *bitnet_sampler_new_from_params(const struct bitnet_sampler_params *params);
+
+/**
+ * An empty chain; add samplers with `bitnet_sampler_chain_add`, ending with a greedy or
+ * dist sampler. NULL on failure.
+ *
+ * Thread-safety: any thread.
+ */
+struct bitnet_sampler *bitnet_sampler_chain_new(void);
+
+/**
+ * Appends `sampler` to `chain`. The chain takes `sampler` over whatever the outcome: do
+ * not use or free it afterwards (on failure it is freed here). Fails with
+ * `BITNET_ERR_INVALID_ARGUMENT` when `chain` is a single sampler rather than a chain, or
+ * is `sampler` itself (then nothing is freed); `BITNET_ERR_NULL_POINTER` for NULL.
+ *
+ * Thread-safety: the thread using `chain`.
+ */
+enum bitnet_status bitnet_sampler_chain_add(struct bitnet_sampler *chain,
+                                            struct bitnet_sampler *sampler);
+
+/**
+ * Greedy: the token with the largest logit. NULL on failure (as for every
+ * `bitnet_sampler_new_*`); free with `bitnet_sampler_free` unless added to a chain.
+ *
+ * Thread-safety: any thread (as for every `bitnet_sampler_new_*`).
+ */
+struct bitnet_sampler *bitnet_sampler_new_greedy(void);
+
+/**
+ * A random draw from the softmax of the logits, seeded (`BITNET_DEFAULT_SEED`: a random
+ * seed); a seed gives llama.cpp's tokens.
+ */
+struct bitnet_sampler *bitnet_sampler_new_dist(uint32_t seed);
+
+/**
+ * Divides the logits by `temp`; `temp <= 0` keeps only the best candidate.
+ */
+struct bitnet_sampler *bitnet_sampler_new_temp(float temp);
+
+/**
+ * Dynamic temperature: with `delta > 0`, between `temp - delta` and `temp + delta` by the
+ * entropy of the candidates, raised to `exponent`; otherwise as `bitnet_sampler_new_temp`.
+ */
+struct bitnet_sampler *bitnet_sampler_new_temp_ext(float temp, float delta, float exponent);
+
+/**
+ * Keeps the `k` most likely candidates; `k <= 0` keeps all.
+ */
+struct bitnet_sampler *bitnet_sampler_new_top_k(int32_t k);
+
+/**
+ * Keeps the most likely candidates whose probabilities add up to `p` (nucleus
+ * sampling), and at least `min_keep`; `p >= 1` keeps all.
+ */
+struct bitnet_sampler *bitnet_sampler_new_top_p(float p, size_t min_keep);
+
+/**
+ * Keeps the candidates at least `p` times as likely as the best, and at least
+ * `min_keep`; `p <= 0` keeps all.
+ */
+struct bitnet_sampler *bitnet_sampler_new_min_p(float p, size_t min_keep);
+
+/**
+ * Locally typical sampling: keeps the candidates closest to the expected surprise up to
+ * mass `p`, and at least `min_keep`; `p >= 1` keeps all.
+ */
+struct bitnet_sampler *bitnet_sampler_new_typical(float p, size_t min_keep);
+
+/**
+ * Penalises the tokens among the last `last_n` accepted ones: logits divided (or, when
+ * negative, multiplied) by `repeat`, minus `freq` per occurrence and `present` once.
+ * `last_n <= 0`, or `repeat == 1` with `freq == present == 0`, does nothing.
+ */
+struct bitnet_sampler *bitnet_sampler_new_penalties(int32_t last_n,
+                                                    float repeat,
+                                                    float freq,
+                                                    float present);
+
+/**
+ * Samples a token from the logits of token `i` of the context's last decode (negative
+ * `i` counts from the end, as for `bitnet_get_logits`) and accepts it, like
+ * `llama_sampler_sample`. Returns -1 on failure: no such logits row, a sampler that
+ * selects no token (a chain must end with greedy or dist), NULL arguments.
+ *
+ * Thread-safety: the thread using both the sampler and the context.
+ */
+bitnet_token bitnet_sampler_sample(struct bitnet_sampler *sampler,
+                                   const struct bitnet_context *ctx,
+                                   int32_t i);
+
+/**
+ * Records `token` in the samplers' histories (for penalties); `bitnet_sampler_sample`
+ * does this itself, so call it for tokens that were not sampled, such as the prompt.
+ * A NULL sampler or negative token does nothing but set `bitnet_last_error`.
+ *
+ * Thread-safety: the sampler's thread.
+ */
+void bitnet_sampler_accept(struct bitnet_sampler *sampler, bitnet_token token);
+
+/**
+ * Clears histories and restarts random streams from their seed (a new random seed for
+ * `BITNET_DEFAULT_SEED`). NULL does nothing but set `bitnet_last_error`.
+ *
+ * Thread-safety: the sampler's thread.
+ */
+void bitnet_sampler_reset(struct bitnet_sampler *sampler);
+
+/**
+ * Frees a sampler or a chain with everything added to it. NULL is allowed and does
+ * nothing. Do not free a sampler that was added to a chain.
+ *
+ * Thread-safety: once no other call is using the sampler.
+ */
+void bitnet_sampler_free(struct bitnet_sampler *sampler);
 
 /**
  * Renders `n_msg` messages with the template `tmpl`, followed by the assistant's turn

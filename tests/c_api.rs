@@ -67,17 +67,22 @@ fn build_config(out_dir: &Path, cpp: bool) -> cc::Build {
 
 /// Compiles and links `ffi-tests/<source>`, returning the executable.
 fn build(source: &str) -> PathBuf {
-    let cpp = source.ends_with(".cpp");
-    let stem = source.split('.').next().unwrap();
+    build_file(&root().join("ffi-tests").join(source))
+}
+
+/// Compiles and links the C or C++ (`.cpp`) file `source` into `target/tmp/ffi-tests/`.
+fn build_file(source: &Path) -> PathBuf {
+    let cpp = source.extension().is_some_and(|e| e == "cpp");
+    let stem = source.file_stem().unwrap().to_str().unwrap();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("ffi-tests")
         .join(stem);
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut build = build_config(&out_dir, cpp);
-    build.file(root().join("ffi-tests").join(source));
+    build.file(source);
     let objects = build
         .try_compile_intermediates()
-        .unwrap_or_else(|e| panic!("compiling ffi-tests/{source}: {e}"));
+        .unwrap_or_else(|e| panic!("compiling {}: {e}", source.display()));
     let exe = out_dir.join(stem);
     let mut link = build.get_compiler().to_command();
     link.args(&objects)
@@ -88,7 +93,8 @@ fn build(source: &str) -> PathBuf {
     let output = link.output().expect("running the C compiler to link");
     assert!(
         output.status.success(),
-        "linking ffi-tests/{source}: {link:?}\n{}",
+        "linking {}: {link:?}\n{}",
+        source.display(),
         String::from_utf8_lossy(&output.stderr)
     );
     exe
@@ -152,6 +158,7 @@ fn every_error_path_reports_and_recovers() {
             "ok context arguments",
             "ok decoding",
             "ok context full",
+            "ok samplers",
             "ok chat errors",
             "ok frees",
         ],
@@ -163,4 +170,20 @@ fn the_header_compiles_as_cpp() {
     let exe = build("header.cpp");
     let stdout = run(&exe, &[]);
     assert!(stdout.starts_with("ok c++ "), "{stdout}");
+}
+
+/// The example in docs/c-api.md (its first C block) compiles, runs and prints something.
+#[test]
+fn the_documented_example_works() {
+    let doc = std::fs::read_to_string(root().join("docs/c-api.md")).unwrap();
+    let start = doc.find("```c\n").expect("a ```c block in docs/c-api.md") + 5;
+    let len = doc[start..].find("```").unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ffi-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("doc_example.c");
+    std::fs::write(&source, &doc[start..start + len]).unwrap();
+    let exe = build_file(&source);
+    let model = common::fixture_path("models/i2s-b158.gguf");
+    let stdout = run(&exe, &[&model]);
+    assert!(stdout.trim_end().len() > 1, "{stdout:?}");
 }

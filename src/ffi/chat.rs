@@ -61,10 +61,8 @@ pub unsafe extern "C" fn bitnet_chat_apply_template(
         }
         let prompt = template.apply(&messages, add_ass);
         // SAFETY: `buf` is NULL or holds `length` writable bytes.
-        write_str(
-            unsafe { slice_mut(buf.cast::<u8>(), cap, "buf") }?,
-            prompt.as_bytes(),
-        )
+        let out = unsafe { slice_mut(buf.cast::<u8>(), cap, "buf") }?;
+        write_str(out, prompt.as_bytes())
     })
 }
 

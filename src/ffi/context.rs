@@ -258,12 +258,8 @@ pub unsafe extern "C" fn bitnet_decode(
             None
         } else {
             // SAFETY: non-NULL `logits` holds `n_tokens` flags.
-            Some(
-                unsafe { slice(logits, n, "logits") }?
-                    .iter()
-                    .map(|&f| f != 0)
-                    .collect(),
-            )
+            let flags = unsafe { slice(logits, n, "logits") }?;
+            Some(flags.iter().map(|&f| f != 0).collect())
         };
         c.ctx.decode(&ids, positions, want.as_deref())?;
         Ok(())
@@ -282,20 +278,23 @@ pub unsafe extern "C" fn bitnet_get_logits(ctx: *const bitnet_context, i: i32) -
     guard_or("bitnet_get_logits", ptr::null(), || {
         // SAFETY: `ctx` is NULL or a live context.
         let c = unsafe { handle(ctx, "ctx") }?;
-        let n = c.ctx.n_last_batch();
-        let index = if i < 0 {
-            n.checked_sub(i.unsigned_abs() as usize)
-        } else {
-            Some(i as usize).filter(|&i| i < n)
-        };
-        let index = index.ok_or_else(|| {
-            Failure::invalid(format!("no token {i} in the last batch of {n} tokens"))
-        })?;
-        let row = c.ctx.logits(index).ok_or_else(|| {
-            Failure::invalid(format!(
-                "the logits of token {i} of the last batch were not requested"
-            ))
-        })?;
-        Ok(row.as_ptr())
+        Ok(logits_row(c, i)?.as_ptr())
+    })
+}
+
+/// Row `i` of the last decode's logits, negative `i` counting from the end.
+pub(crate) fn logits_row(c: &bitnet_context, i: i32) -> Result<&[f32], Failure> {
+    let n = c.ctx.n_last_batch();
+    let index = if i < 0 {
+        n.checked_sub(i.unsigned_abs() as usize)
+    } else {
+        Some(i as usize).filter(|&i| i < n)
+    };
+    let index = index
+        .ok_or_else(|| Failure::invalid(format!("no token {i} in the last batch of {n} tokens")))?;
+    c.ctx.logits(index).ok_or_else(|| {
+        Failure::invalid(format!(
+            "the logits of token {i} of the last batch were not requested"
+        ))
     })
 }

@@ -35,6 +35,8 @@ pub mod vocab;
 
 pub mod context;
 
+pub mod sampler;
+
 pub mod chat;
 
 mod args;

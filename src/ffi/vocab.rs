@@ -14,8 +14,8 @@ use super::boundary::guard_or;
 use super::model::bitnet_model;
 use crate::tokenizer::DetokenizeOptions;
 
-/// What the count-returning functions of this file return on failure: no buffer size
-/// can be this negative.
+/// What `bitnet_tokenize`, `bitnet_token_to_piece` and `bitnet_detokenize` return on
+/// failure (`INT32_MIN`): no needed size can be this negative.
 pub const BITNET_COUNT_FAILED: i32 = -2147483647 - 1;
 
 /// Converts `text_len` bytes of UTF-8 `text` (no NUL needed; NULL allowed when
@@ -93,10 +93,8 @@ pub unsafe extern "C" fn bitnet_token_to_piece(
             .take_while(|&&b| b == b' ')
             .count();
         // SAFETY: `buf` is NULL or holds `length` writable bytes.
-        fill_bytes(
-            unsafe { slice_mut(buf.cast::<u8>(), cap, "buf") }?,
-            &piece[spaces..],
-        )
+        let out = unsafe { slice_mut(buf.cast::<u8>(), cap, "buf") }?;
+        fill_bytes(out, &piece[spaces..])
     })
 }
 
@@ -135,9 +133,7 @@ pub unsafe extern "C" fn bitnet_detokenize(
         };
         let bytes = m.model.tokenizer().detokenize(&ids, &options)?;
         // SAFETY: `text` is NULL or holds `text_len_max` writable bytes.
-        fill_bytes(
-            unsafe { slice_mut(text.cast::<u8>(), cap, "text") }?,
-            &bytes,
-        )
+        let out = unsafe { slice_mut(text.cast::<u8>(), cap, "text") }?;
+        fill_bytes(out, &bytes)
     })
 }
