@@ -59,6 +59,14 @@ static void loading(const char *model_path, const char *scratch) {
     CHECK(calls == 1 && model == NULL);
     CHECK_ERROR("bitnet_model_load", "cancelled");
 
+    /* read into memory instead of mapped, with a forced pre-tokenizer */
+    params = bitnet_model_default_params();
+    params.use_mmap = false;
+    params.pre_tokenizer = BITNET_PRE_TOKENIZER_DEFAULT;
+    CHECK_STATUS(bitnet_model_load(model_path, &params, &model), BITNET_OK);
+    CHECK(bitnet_model_n_vocab(model) > 0);
+    bitnet_model_free(model);
+
     params = bitnet_model_default_params();
     params.pre_tokenizer = 99;
     CHECK_STATUS(bitnet_model_load(model_path, &params, &model), BITNET_ERR_INVALID_ARGUMENT);

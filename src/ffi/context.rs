@@ -22,6 +22,12 @@ pub struct bitnet_context {
     model: Arc<bitnet_model>,
 }
 
+// The documented thread-safety: a context may move between threads (used by one at a time).
+const _: () = {
+    const fn movable_between_threads<T: Send>() {}
+    movable_between_threads::<bitnet_context>()
+};
+
 /// Polled between layers while `bitnet_decode` runs, on one of the context's worker
 /// threads (the thread that called `bitnet_decode` waits meanwhile); return true to stop
 /// the decode with `BITNET_ERR_ABORTED`.

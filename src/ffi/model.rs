@@ -25,6 +25,12 @@ pub struct bitnet_model {
     chat_template: Option<CString>,
 }
 
+// The documented thread-safety: one model is used from any threads at once.
+const _: () = {
+    const fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<bitnet_model>()
+};
+
 /// Which pre-tokenizer (the regex split before BPE) a byte-level BPE vocabulary uses;
 /// the value of `bitnet_model_params.pre_tokenizer`.
 #[repr(C)]

@@ -29,6 +29,12 @@ pub struct bitnet_sampler {
     is_chain: bool,
 }
 
+// The documented thread-safety: a sampler may move between threads (used by one at a time).
+const _: () = {
+    const fn movable_between_threads<T: Send>() {}
+    movable_between_threads::<bitnet_sampler>()
+};
+
 /// The usual settings for a whole chain (llama.cpp's `common_params_sampling` defaults),
 /// for `bitnet_sampler_new_from_params`.
 #[repr(C)]
