@@ -115,6 +115,11 @@ typedef enum bitnet_status {
      * object it was working on may be inconsistent; free it.
      */
     BITNET_ERR_PANIC = 10,
+    /**
+     * Memory for the request could not be reserved (a context whose KV cache does not fit);
+     * nothing was allocated and every other object is unaffected.
+     */
+    BITNET_ERR_OUT_OF_MEMORY = 11,
 } bitnet_status;
 
 /**
@@ -611,8 +616,8 @@ void bitnet_context_clear(struct bitnet_context *ctx);
  * token only) says, one nonzero byte per token, which rows of logits to keep for
  * `bitnet_get_logits`.
  *
- * On any failure the KV cache is as it was before the call (the logits of the previous
- * decode may be gone): `BITNET_ERR_CONTEXT_FULL` when the tokens do not fit in the free
+ * On any failure the context is as it was before the call, the logits of the previous
+ * decode included: `BITNET_ERR_CONTEXT_FULL` when the tokens do not fit in the free
  * cells, `BITNET_ERR_ABORTED` when the abort callback stopped it,
  * `BITNET_ERR_INVALID_ARGUMENT` for a token outside the vocabulary, a negative position
  * or a bad count.

@@ -30,6 +30,8 @@ pub enum Error {
     Aborted,
     /// The batch does not fit in the free KV cells; the context is as it was before it.
     ContextFull(String),
+    /// A buffer could not be reserved; nothing was allocated.
+    OutOfMemory(String),
 }
 
 impl Error {
@@ -53,6 +55,7 @@ impl fmt::Display for Error {
             Error::Cancelled => write!(f, "cancelled by the progress callback"),
             Error::Aborted => write!(f, "aborted by the abort callback"),
             Error::ContextFull(m) => write!(f, "context full: {m}"),
+            Error::OutOfMemory(m) => write!(f, "out of memory: {m}"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! default (warnings and errors only), or a callback a host installs (the C API routes
 //! this to `bitnet_log_set` / `llama_log_set`).
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Severity, ordered from most to least verbose (ggml's levels use the same order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,20 +15,24 @@ pub enum Level {
 
 type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+static SINK: RwLock<Option<Arc<Sink>>> = RwLock::new(None);
 
 /// Sends every message to `sink` instead of standard error; `None` restores the default.
 pub fn set_sink(sink: Option<Sink>) {
     let mut guard = SINK
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *guard = sink;
+    *guard = sink.map(Arc::new);
 }
 
 /// Emits one message.
 pub fn log(level: Level, message: &str) {
-    let guard = SINK.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-    match guard.as_ref() {
+    // The sink is called without the lock held, so a sink may itself call `set_sink`.
+    let sink = SINK
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    match sink {
         Some(sink) => sink(level, message),
         None if level >= Level::Warn => eprintln!("bitnet: {message}"),
         None => {}

@@ -29,12 +29,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>/libbitnet.a`: this test runs from `target/<profile>/deps/`, and
-/// cargo builds every crate type of the library (rlib, cdylib, staticlib) for it.
+/// The static library cargo built for this test run. Tests run from `target/<profile>/deps/`,
+/// and cargo writes every crate type of the library (rlib, cdylib, staticlib) there when it
+/// builds the library for them; `target/<profile>/libbitnet.a` is only refreshed by `cargo
+/// build`, so it can be stale and is not used.
 fn staticlib() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let lib = profile_dir.join("libbitnet.a");
+    let lib = exe.parent().unwrap().join("libbitnet.a");
     assert!(
         lib.exists(),
         "{} is missing: cargo should build it with the test (crate-type staticlib)",
@@ -172,18 +173,22 @@ fn the_header_compiles_as_cpp() {
     assert!(stdout.starts_with("ok c++ "), "{stdout}");
 }
 
-/// The example in docs/c-api.md (its first C block) compiles, runs and prints something.
+/// The examples in docs/c-api.md and README.md (the first C block of each) compile, run
+/// and print something.
 #[test]
-fn the_documented_example_works() {
-    let doc = std::fs::read_to_string(root().join("docs/c-api.md")).unwrap();
-    let start = doc.find("```c\n").expect("a ```c block in docs/c-api.md") + 5;
-    let len = doc[start..].find("```").unwrap();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ffi-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let source = dir.join("doc_example.c");
-    std::fs::write(&source, &doc[start..start + len]).unwrap();
-    let exe = build_file(&source);
-    let model = common::fixture_path("models/i2s-b158.gguf");
-    let stdout = run(&exe, &[&model]);
-    assert!(stdout.trim_end().len() > 1, "{stdout:?}");
+fn the_documented_examples_work() {
+    for doc_path in ["docs/c-api.md", "README.md"] {
+        let doc = std::fs::read_to_string(root().join(doc_path)).unwrap();
+        let start = doc.find("```c\n").expect("a ```c block") + 5;
+        let len = doc[start..].find("```").unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ffi-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = doc_path.replace(['/', '.'], "_");
+        let source = dir.join(format!("{name}_example.c"));
+        std::fs::write(&source, &doc[start..start + len]).unwrap();
+        let exe = build_file(&source);
+        let model = common::fixture_path("models/i2s-b158.gguf");
+        let stdout = run(&exe, &[&model]);
+        assert!(stdout.trim_end().len() > 1, "{doc_path}: {stdout:?}");
+    }
 }

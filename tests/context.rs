@@ -161,6 +161,19 @@ fn abort_stops_the_decode_and_loses_nothing() {
 }
 
 #[test]
+fn an_impossible_kv_cache_is_out_of_memory_not_an_abort() {
+    let m = model();
+    let params = ContextParams {
+        n_ctx: u32::MAX,
+        ..ContextParams::default()
+    };
+    // 4 layers x 128 x 2^32 cells x 2 bytes x 2 = 8 TiB: refused before anything is kept.
+    let r = Context::new(m.clone(), params);
+    assert!(matches!(r, Err(Error::OutOfMemory(_))), "{:?}", r.err());
+    ctx(&m, 0).decode(&PROMPT, None, None).unwrap();
+}
+
+#[test]
 fn contexts_on_one_model_run_on_many_threads() {
     let m = model();
     let mut single = ctx(&m, 0);

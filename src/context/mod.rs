@@ -57,6 +57,9 @@ pub struct Context {
     logits: Vec<f32>,
     /// For each token of the last decode, its row in `logits`.
     logit_rows: Vec<Option<usize>>,
+    /// Where a decode writes its logits; swapped with `logits` only when it succeeds, so a
+    /// failed decode leaves the previous logits readable.
+    pending: Vec<f32>,
     pool: rayon::ThreadPool,
     abort: Option<AbortCallback>,
 }
@@ -77,12 +80,6 @@ impl Context {
                 "n_batch and n_ubatch must be at least 1".into(),
             ));
         }
-        let bytes = (n_ctx as u128) * (hp.n_embd_kv() as u128) * (hp.n_layer as u128) * 4;
-        if bytes > isize::MAX as u128 / 2 {
-            return Err(Error::InvalidArgument(format!(
-                "n_ctx {n_ctx} needs a {bytes}-byte KV cache, more than this machine can address"
-            )));
-        }
         let n_threads = if params.n_threads == 0 {
             physical_cores()
         } else {
@@ -95,7 +92,7 @@ impl Context {
             .map_err(|e| {
                 Error::InvalidArgument(format!("cannot start {n_threads} threads: {e}"))
             })?;
-        let kv = KvBuffers::new(hp.n_layer, n_ctx, hp.n_embd_kv());
+        let kv = KvBuffers::new(hp.n_layer, n_ctx, hp.n_embd_kv())?;
         Ok(Context {
             params: ContextParams {
                 n_ctx: n_ctx as u32,
@@ -108,6 +105,7 @@ impl Context {
             ws: Workspace::default(),
             logits: Vec::new(),
             logit_rows: Vec::new(),
+            pending: Vec::new(),
             pool,
             abort: None,
             model,
@@ -222,10 +220,19 @@ impl Context {
         }
         let mut allocated = Vec::with_capacity(n);
         let result = self.run(tokens, &pos, &want, &mut allocated);
-        if result.is_err() {
-            self.cells.release(&allocated);
-            self.logits.clear();
-            self.logit_rows.clear();
+        match result {
+            Ok(()) => {
+                std::mem::swap(&mut self.logits, &mut self.pending);
+                self.logit_rows.clear();
+                let mut next = 0;
+                for &w in &want {
+                    self.logit_rows.push(w.then(|| {
+                        next += 1;
+                        next - 1
+                    }));
+                }
+            }
+            Err(_) => self.cells.release(&allocated),
         }
         result
     }
@@ -239,16 +246,8 @@ impl Context {
     ) -> Result<()> {
         let n_vocab = self.model.hparams().n_vocab;
         let n_out = want.iter().filter(|&&w| w).count();
-        self.logits.clear();
-        self.logits.resize(n_out * n_vocab, 0.0);
-        self.logit_rows.clear();
-        let mut next = 0;
-        for &w in want {
-            self.logit_rows.push(w.then(|| {
-                next += 1;
-                next - 1
-            }));
-        }
+        self.pending.clear();
+        self.pending.resize(n_out * n_vocab, 0.0);
         let ub_size = self.params.n_ubatch as usize;
         let mut out_row = 0;
         let mut mask = Vec::new();
@@ -275,7 +274,7 @@ impl Context {
                 mask: &mask,
                 outputs: &outputs,
             };
-            let logits = &mut self.logits[out_row * n_vocab..(out_row + outputs.len()) * n_vocab];
+            let logits = &mut self.pending[out_row * n_vocab..(out_row + outputs.len()) * n_vocab];
             let (model, ws, kv) = (&*self.model, &mut self.ws, &mut self.kv);
             let abort = &mut self.abort;
             self.pool.install(|| {

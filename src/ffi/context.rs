@@ -230,8 +230,8 @@ pub unsafe extern "C" fn bitnet_context_clear(ctx: *mut bitnet_context) {
 /// token only) says, one nonzero byte per token, which rows of logits to keep for
 /// `bitnet_get_logits`.
 ///
-/// On any failure the KV cache is as it was before the call (the logits of the previous
-/// decode may be gone): `BITNET_ERR_CONTEXT_FULL` when the tokens do not fit in the free
+/// On any failure the context is as it was before the call, the logits of the previous
+/// decode included: `BITNET_ERR_CONTEXT_FULL` when the tokens do not fit in the free
 /// cells, `BITNET_ERR_ABORTED` when the abort callback stopped it,
 /// `BITNET_ERR_INVALID_ARGUMENT` for a token outside the vocabulary, a negative position
 /// or a bad count.

@@ -38,6 +38,9 @@ pub enum bitnet_status {
     /// A bug: the library panicked. The call had no other effect on memory safety, but the
     /// object it was working on may be inconsistent; free it.
     BITNET_ERR_PANIC = 10,
+    /// Memory for the request could not be reserved (a context whose KV cache does not fit);
+    /// nothing was allocated and every other object is unaffected.
+    BITNET_ERR_OUT_OF_MEMORY = 11,
 }
 
 use bitnet_status::*;
@@ -79,6 +82,7 @@ impl From<Error> for Failure {
             Error::Cancelled => BITNET_ERR_CANCELLED,
             Error::Aborted => BITNET_ERR_ABORTED,
             Error::ContextFull(_) => BITNET_ERR_CONTEXT_FULL,
+            Error::OutOfMemory(_) => BITNET_ERR_OUT_OF_MEMORY,
         };
         Failure::new(status, e.to_string())
     }
@@ -130,6 +134,7 @@ pub extern "C" fn bitnet_status_str(status: i32) -> *const c_char {
         8 => c"aborted by the abort callback",
         9 => c"context full",
         10 => c"internal panic",
+        11 => c"out of memory",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -159,6 +164,7 @@ mod tests {
             BITNET_ERR_ABORTED,
             BITNET_ERR_CONTEXT_FULL,
             BITNET_ERR_PANIC,
+            BITNET_ERR_OUT_OF_MEMORY,
         ];
         let texts: Vec<String> = all
             .iter()

@@ -23,14 +23,31 @@ pub struct KvBuffers {
 }
 
 impl KvBuffers {
-    /// Zero-filled buffers (unused cells must hold finite values: they are multiplied by 0).
-    pub fn new(n_layer: usize, n_ctx: usize, n_embd_kv: usize) -> KvBuffers {
-        KvBuffers {
+    /// Zero-filled buffers (unused cells must hold finite values: they are multiplied by 0),
+    /// or [`Error::OutOfMemory`] when they cannot be reserved, before anything is kept.
+    pub fn new(n_layer: usize, n_ctx: usize, n_embd_kv: usize) -> Result<KvBuffers> {
+        let per_layer = n_ctx
+            .checked_mul(n_embd_kv)
+            .ok_or_else(|| too_big(n_ctx, n_embd_kv, n_layer))?;
+        let zeroed = || -> Result<Vec<u16>> {
+            let mut v = Vec::new();
+            v.try_reserve_exact(per_layer)
+                .map_err(|_| too_big(n_ctx, n_embd_kv, n_layer))?;
+            v.resize(per_layer, 0);
+            Ok(v)
+        };
+        let mut k = Vec::with_capacity(n_layer);
+        let mut v = Vec::with_capacity(n_layer);
+        for _ in 0..n_layer {
+            k.push(zeroed()?);
+            v.push(zeroed()?);
+        }
+        Ok(KvBuffers {
             n_ctx,
             n_embd_kv,
-            k: vec![vec![0; n_ctx * n_embd_kv]; n_layer],
-            v: vec![vec![0; n_ctx * n_embd_kv]; n_layer],
-        }
+            k,
+            v,
+        })
     }
 
     /// Bytes held.
@@ -38,6 +55,11 @@ impl KvBuffers {
         2 * (self.k.iter().map(Vec::len).sum::<usize>()
             + self.v.iter().map(Vec::len).sum::<usize>())
     }
+}
+
+fn too_big(n_ctx: usize, n_embd_kv: usize, n_layer: usize) -> Error {
+    let bytes = 4u128 * n_ctx as u128 * n_embd_kv as u128 * n_layer as u128;
+    Error::OutOfMemory(format!("a KV cache of {n_ctx} cells needs {bytes} bytes"))
 }
 
 /// One micro-batch, already placed in KV cells by the context.
