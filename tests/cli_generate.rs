@@ -231,3 +231,44 @@ fn generation_errors_are_one_line() {
         );
     }
 }
+
+#[test]
+fn bench_reports_json() {
+    let o = bitnet(
+        &[
+            "bench",
+            "--model",
+            &path("models/i2s-b158.gguf"),
+            "--prompt",
+            "8",
+            "--gen",
+            "4",
+            "--reps",
+            "1",
+            "--json",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    for key in [
+        "\"pp_tok_s\": ",
+        "\"tg_tok_s\": ",
+        "\"load_s\": ",
+        "\"peak_rss_bytes\": ",
+    ] {
+        let at = out
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} missing: {out}"))
+            + key.len();
+        let value: f64 = out[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(value > 0.0, "{key}{value}");
+    }
+}

@@ -2,6 +2,7 @@
 //! Every error is one `error: ...` line on standard error and exit code 1.
 
 mod args;
+mod bench;
 mod chat;
 mod generate;
 mod inspect;
@@ -28,6 +29,7 @@ commands:
                         print the token ids of TEXT as a JSON array
   synth [options]       write a BitNet model with random ternary weights
   logits [options]      dump prompt and decode logits in the reference fixtures' format
+  bench [options]       prompt and decode speed (llama-bench style), optionally vs bitnet.cpp
   help [COMMAND]        show help for a command
 
 Run 'bitnet help COMMAND' for a command's options.";
@@ -68,6 +70,7 @@ fn help_static(topic: &str) -> Result<&'static str, String> {
         "tokenize" => tokenize::USAGE,
         "synth" => synth::USAGE,
         "logits" => logits::USAGE,
+        "bench" => bench::USAGE,
         other => return Err(format!("unknown command '{other}'")),
     })
 }
@@ -106,6 +109,7 @@ fn run(mut argv: Vec<String>) -> CliResult {
         "tokenize" => tokenize::run(Args::new(argv)),
         "synth" => synth::run(Args::new(argv)),
         "logits" => logits::run(Args::new(argv)),
+        "bench" => bench::run(Args::new(argv)),
         "run" => run::run(generation_args(argv)),
         "chat" => chat::run(generation_args(argv)),
         other => Err(format!("unknown command '{other}' (try 'bitnet help')").into()),
