@@ -5,7 +5,8 @@
 //!   ggml type table);
 //! - [`quant`]: one module per weight format (scalar reference dequantizers and packers);
 //! - [`tokenizer`]: the tokenizer described by a GGUF vocabulary;
-//! - [`kernels`]: matrix kernels behind one dispatch table (scalar reference today);
+//! - [`kernels`]: matrix kernels behind one dispatch table (scalar reference, x86-64
+//!   AVX2 and AVX-512 tables chosen at run time);
 //! - [`model`]: hyper-parameters, weight binding and the forward pass per architecture;
 //! - [`context`]: KV cache, batches and logits of one conversation over a shared model;
 //! - [`sampling`]: llama.cpp's samplers and sampler chain, seeded and reproducible;

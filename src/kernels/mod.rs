@@ -7,11 +7,17 @@
 //! Row kernels compute output rows `row0 .. row0 + out.len()` of a weight matrix with `k`
 //! columns stored in the tensor's own byte layout, against one quantized activation row. The
 //! caller splits rows across threads; results do not depend on the split.
+//!
+//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C) and `avx512`
+//! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer), each handed out
+//! only after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512` forces one.
 
 pub mod act;
 pub mod order;
 pub mod scalar;
 pub mod view;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use std::sync::OnceLock;
 
@@ -19,6 +25,9 @@ pub use act::{ActI8, BlockQ8K, BlockQ8_0};
 
 /// Exact integer dots of I2_S rows with an int8 activation row.
 pub type I2sDots = fn(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
+/// Exact integer dots of I2_S rows `row0 .. row0 + m` with several int8 activation rows:
+/// `out[t * m + r]` is row `row0 + r` against `qs[t]`, where `m = out.len() / qs.len()`.
+pub type I2sGemm = fn(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]);
 /// Dots of ternary block rows (TQ1_0 / TQ2_0) with a Q8_K activation row.
 pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]);
 /// Dots of Q8_0 rows with a Q8_0 activation row.
@@ -29,6 +38,9 @@ pub struct Kernels {
     /// Short name for logs and benchmarks.
     pub name: &'static str,
     pub i2s_dots: I2sDots,
+    /// The matrix-matrix form of `i2s_dots` (prompts): each weight block is read once for
+    /// all activation rows. Same integers as `i2s_dots` per activation row.
+    pub i2s_gemm: I2sGemm,
     pub tq2_0_dots: Q8kDots,
     pub tq1_0_dots: Q8kDots,
     pub q8_0_dots: Q80Dots,
@@ -48,6 +60,7 @@ pub struct Kernels {
 pub static SCALAR: Kernels = Kernels {
     name: "scalar",
     i2s_dots: scalar::i2s_dots,
+    i2s_gemm: scalar::i2s_gemm,
     tq2_0_dots: scalar::tq2_0_dots,
     tq1_0_dots: scalar::tq1_0_dots,
     q8_0_dots: scalar::q8_0_dots,
@@ -59,8 +72,44 @@ pub static SCALAR: Kernels = Kernels {
     expf: order::expf_ggml,
 };
 
-/// The table for this process, chosen once from the CPU's features (today: scalar only).
+/// The table for this process, chosen once: the fastest one the CPU supports, unless the
+/// environment variable `BITNET_KERNELS` names another available table.
 pub fn get() -> &'static Kernels {
     static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
-    CHOSEN.get_or_init(|| &SCALAR)
+    CHOSEN.get_or_init(|| {
+        let tables = available();
+        let best = *tables.last().expect("the scalar table is always available");
+        let chosen = match std::env::var("BITNET_KERNELS") {
+            Ok(name) if name.is_empty() => best,
+            Ok(name) => match tables.iter().find(|t| t.name == name) {
+                Some(t) => t,
+                None => {
+                    let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+                    crate::log::warn(&format!(
+                        "BITNET_KERNELS={name}: not available on this CPU or build (available: \
+                         {}); using {}",
+                        names.join(", "),
+                        best.name
+                    ));
+                    best
+                }
+            },
+            Err(std::env::VarError::NotPresent) => best,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                crate::log::warn("BITNET_KERNELS is not valid UTF-8; ignored");
+                best
+            }
+        };
+        crate::log::info(&format!("kernels: {}", chosen.name));
+        chosen
+    })
+}
+
+/// Every table this CPU can run, [`SCALAR`] first and the fastest last (for tests and
+/// benchmarks; the model uses [`get`]).
+pub fn available() -> Vec<&'static Kernels> {
+    let mut tables = vec![&SCALAR];
+    #[cfg(target_arch = "x86_64")]
+    tables.extend(x86::tables());
+    tables
 }

@@ -27,6 +27,47 @@ pub fn i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]) {
     }
 }
 
+/// [`i2s_dots`] against several activation rows: `out[t * m + r]` is row `row0 + r` against
+/// `qs[t]`, with `m = out.len() / qs.len()` (which must divide exactly). Each weight block is
+/// decoded once for all of `qs`.
+pub fn i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]) {
+    const VALUE: [i8; 4] = [-1, 0, 1, 0];
+    if qs.is_empty() {
+        return;
+    }
+    assert_eq!(
+        out.len() % qs.len(),
+        0,
+        "out must hold m rows per activation row"
+    );
+    let m = out.len() / qs.len();
+    let row_bytes = k / 4;
+    let mut values = [0i8; i2s::BLOCK_ELEMENTS];
+    for r in 0..m {
+        let row = &w[(row0 + r) * row_bytes..(row0 + r + 1) * row_bytes];
+        for t in 0..qs.len() {
+            out[t * m + r] = 0;
+        }
+        for (b, block) in row.chunks_exact(i2s::BLOCK_BYTES).enumerate() {
+            for (p, &byte) in block.iter().enumerate() {
+                for g in 0..4 {
+                    values[32 * g + p] = VALUE[usize::from(byte >> (6 - 2 * g)) & 3];
+                }
+            }
+            let e = b * i2s::BLOCK_ELEMENTS;
+            for (t, q) in qs.iter().enumerate() {
+                let qb = &q[e..e + i2s::BLOCK_ELEMENTS];
+                let s: i32 = values
+                    .iter()
+                    .zip(qb)
+                    .map(|(&v, &x)| i32::from(v) * i32::from(x))
+                    .sum();
+                out[t * m + r] += s;
+            }
+        }
+    }
+}
+
 /// ggml's `ggml_vec_dot_tq2_0_q8_K` (x86 AVX2 path) for rows `row0 ..`; see
 /// [`ternary_q8k_dots`] for the accumulation order.
 pub fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]) {
