@@ -83,19 +83,44 @@ pub(super) fn linear(
     out.resize(n_rows * n, 0.0);
     match w.format {
         LinearFormat::I2s { scale } => {
-            for (y, a) in out.chunks_exact_mut(n).zip(acts.int8()) {
-                y.par_chunks_mut(ROWS_PER_TASK)
+            let acts = acts.int8();
+            // bitnet.cpp: (float)S - (float)sum, / act scale, * weight scale. Both terms are
+            // below 2^24, so the exact difference converts identically.
+            let finish = |d: i32, a: &ActI8| d as f32 / a.scale * scale;
+            if n_rows == 1 {
+                let a = &acts[0];
+                out.par_chunks_mut(ROWS_PER_TASK)
                     .enumerate()
                     .for_each(|(c, y)| {
                         let mut dots = [0i32; ROWS_PER_TASK];
                         let dots = &mut dots[..y.len()];
                         (kt.i2s_dots)(data, k, c * ROWS_PER_TASK, &a.q, dots);
-                        // bitnet.cpp: (float)S - (float)sum, / act scale, * weight scale. Both
-                        // terms are below 2^24, so the exact difference converts identically.
                         for (y, &d) in y.iter_mut().zip(dots.iter()) {
-                            *y = d as f32 / a.scale * scale;
+                            *y = finish(d, a);
                         }
                     });
+            } else {
+                // Several tokens: each task reads its weight rows once for all of them.
+                let qs: Vec<&[i8]> = acts.iter().map(|a| a.q.as_slice()).collect();
+                let blocks: Vec<(usize, Vec<i32>)> = (0..n.div_ceil(ROWS_PER_TASK))
+                    .into_par_iter()
+                    .map(|c| {
+                        let row0 = c * ROWS_PER_TASK;
+                        let m = ROWS_PER_TASK.min(n - row0);
+                        let mut dots = vec![0i32; m * n_rows];
+                        (kt.i2s_gemm)(data, k, row0, &qs, &mut dots);
+                        (row0, dots)
+                    })
+                    .collect();
+                for (row0, dots) in blocks {
+                    let m = dots.len() / n_rows;
+                    for (t, a) in acts.iter().enumerate() {
+                        let y = &mut out[t * n + row0..t * n + row0 + m];
+                        for (y, &d) in y.iter_mut().zip(&dots[t * m..(t + 1) * m]) {
+                            *y = finish(d, a);
+                        }
+                    }
+                }
             }
         }
         LinearFormat::Tq2_0 | LinearFormat::Tq1_0 => {
