@@ -13,6 +13,14 @@ pub fn as_u16s(bytes: &[u8]) -> Option<&[u16]> {
     (head.is_empty() && tail.is_empty()).then_some(mid)
 }
 
+/// `bytes` as writable f16 bit patterns; `None` if misaligned or of odd length.
+pub fn as_u16s_mut(bytes: &mut [u8]) -> Option<&mut [u16]> {
+    // SAFETY: every bit pattern is a valid u16, and align_to_mut only returns a middle slice
+    // that is correctly aligned and within `bytes`.
+    let (head, mid, tail) = unsafe { bytes.align_to_mut::<u16>() };
+    (head.is_empty() && tail.is_empty()).then_some(mid)
+}
+
 /// `bytes` as f32 values; `None` if misaligned or of a length not a multiple of 4.
 pub fn as_f32s(bytes: &[u8]) -> Option<&[f32]> {
     // SAFETY: every bit pattern is a valid f32, and align_to only returns a middle slice that

@@ -9,10 +9,11 @@ use crate::quant::f16;
 /// Writes the batch's K and V rows, rounded to f16, into their cells.
 pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f32], v: &[f32]) {
     let (n_ctx, e_kv) = (kv.n_ctx, kv.n_embd_kv);
+    let (kc, vc) = kv.kv_mut(layer);
     for (t, &cell) in cells.iter().enumerate() {
         for d in 0..e_kv {
-            kv.k[layer][cell * e_kv + d] = f16::from_f32(k[t * e_kv + d]);
-            kv.v[layer][d * n_ctx + cell] = f16::from_f32(v[t * e_kv + d]);
+            kc[cell * e_kv + d] = f16::from_f32(k[t * e_kv + d]);
+            vc[d * n_ctx + cell] = f16::from_f32(v[t * e_kv + d]);
         }
     }
 }
@@ -56,7 +57,7 @@ pub(super) fn attention(
                     .iter()
                     .map(|&v| f16::from_f32(v)),
             );
-            let kcache = &kv.k[layer];
+            let kcache = kv.k(layer);
             for (c, p) in probs.iter_mut().enumerate() {
                 let krow = &kcache[c * e_kv + g * hd..c * e_kv + (g + 1) * hd];
                 let s = if tiled_kq {
@@ -67,7 +68,7 @@ pub(super) fn attention(
                 *p = s * kq_scale + mask[c];
             }
             softmax_ggml(probs, kt);
-            let vcache = &kv.v[layer];
+            let vcache = kv.v(layer);
             let o = &mut out[t * e + h * hd..t * e + (h + 1) * hd];
             let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
             if tiled_kqv && recipe == Recipe::BitnetCpp {

@@ -9,38 +9,37 @@ use super::attention::{attention, store_kv};
 use super::linear::{float_matrix, float_matvec, linear, tiled, Acts, ROWS_PER_TASK};
 use super::weights::EmbdFormat;
 use super::{Model, Recipe};
-use crate::kernels::{self, act, ActI8, BlockQ8K, BlockQ8_0, Kernels};
+use memmap2::MmapMut;
+
+use crate::kernels::{self, act, view, ActI8, BlockQ8K, BlockQ8_0, Kernels};
 use crate::{Error, Result};
 
 /// The F16 K and V cache of a context, one buffer per layer. K is stored by cell
 /// (`[cell][n_embd_kv]`), V transposed (`[n_embd_kv][cell]`), as the references store them,
-/// so that the probability-weighted sum over cells is a contiguous dot product.
+/// so that the probability-weighted sum over cells is a contiguous dot product. The buffers
+/// are anonymous memory maps: zero-filled and resident only where cells have been written.
 pub struct KvBuffers {
     pub n_ctx: usize,
     pub n_embd_kv: usize,
-    pub k: Vec<Vec<u16>>,
-    pub v: Vec<Vec<u16>>,
+    k: Vec<MmapMut>,
+    v: Vec<MmapMut>,
 }
 
 impl KvBuffers {
-    /// Zero-filled buffers (unused cells must hold finite values: they are multiplied by 0),
-    /// or [`Error::OutOfMemory`] when they cannot be reserved, before anything is kept.
+    /// Zeroed buffers (unused cells must hold finite values: they are multiplied by 0), or
+    /// [`Error::OutOfMemory`] when the address space cannot be reserved.
     pub fn new(n_layer: usize, n_ctx: usize, n_embd_kv: usize) -> Result<KvBuffers> {
-        let per_layer = n_ctx
+        let bytes = n_ctx
             .checked_mul(n_embd_kv)
+            .and_then(|n| n.checked_mul(2))
+            .filter(|&b| b > 0)
             .ok_or_else(|| too_big(n_ctx, n_embd_kv, n_layer))?;
-        let zeroed = || -> Result<Vec<u16>> {
-            let mut v = Vec::new();
-            v.try_reserve_exact(per_layer)
-                .map_err(|_| too_big(n_ctx, n_embd_kv, n_layer))?;
-            v.resize(per_layer, 0);
-            Ok(v)
-        };
+        let map = || MmapMut::map_anon(bytes).map_err(|_| too_big(n_ctx, n_embd_kv, n_layer));
         let mut k = Vec::with_capacity(n_layer);
         let mut v = Vec::with_capacity(n_layer);
         for _ in 0..n_layer {
-            k.push(zeroed()?);
-            v.push(zeroed()?);
+            k.push(map()?);
+            v.push(map()?);
         }
         Ok(KvBuffers {
             n_ctx,
@@ -50,12 +49,31 @@ impl KvBuffers {
         })
     }
 
-    /// Bytes held.
+    /// Layer `layer`'s K cache, `[cell][n_embd_kv]`.
+    pub fn k(&self, layer: usize) -> &[u16] {
+        view::as_u16s(&self.k[layer]).expect(PAGE_ALIGNED)
+    }
+
+    /// Layer `layer`'s V cache, `[n_embd_kv][cell]`.
+    pub fn v(&self, layer: usize) -> &[u16] {
+        view::as_u16s(&self.v[layer]).expect(PAGE_ALIGNED)
+    }
+
+    /// Both caches of a layer, writable.
+    pub fn kv_mut(&mut self, layer: usize) -> (&mut [u16], &mut [u16]) {
+        (
+            view::as_u16s_mut(&mut self.k[layer]).expect(PAGE_ALIGNED),
+            view::as_u16s_mut(&mut self.v[layer]).expect(PAGE_ALIGNED),
+        )
+    }
+
+    /// Bytes reserved (resident memory is only what has been written).
     pub fn size_bytes(&self) -> usize {
-        2 * (self.k.iter().map(Vec::len).sum::<usize>()
-            + self.v.iter().map(Vec::len).sum::<usize>())
+        self.k.iter().chain(&self.v).map(|m| m.len()).sum()
     }
 }
+
+const PAGE_ALIGNED: &str = "anonymous maps are page-aligned and of even length";
 
 fn too_big(n_ctx: usize, n_embd_kv: usize, n_layer: usize) -> Error {
     let bytes = 4u128 * n_ctx as u128 * n_embd_kv as u128 * n_layer as u128;
