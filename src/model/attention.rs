@@ -1,5 +1,7 @@
 //! Attention over the F16 KV cache, in the reference's operand precision and summation order.
 
+use rayon::prelude::*;
+
 use super::forward::{KvBuffers, UBatch};
 use super::linear::tiled;
 use super::{Model, Recipe};
@@ -18,7 +20,33 @@ pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f
     }
 }
 
+/// Per-thread scratch rows for [`attention`].
+#[derive(Default)]
+pub(super) struct AttnScratch {
+    q16: Vec<u16>,
+    probs: Vec<f32>,
+    p16: Vec<u16>,
+}
+
+/// What every (token, head) of one layer's attention shares.
+struct Shared<'a> {
+    kt: &'a Kernels,
+    kv: &'a KvBuffers,
+    layer: usize,
+    ub: &'a UBatch<'a>,
+    q: &'a [f32],
+    n_head: usize,
+    group: usize,
+    head_dim: usize,
+    kq_scale: f32,
+    recipe: Recipe,
+    tiled_kq: bool,
+    tiled_kqv: bool,
+}
+
 /// softmax(q.K^T * scale + mask) . V for every token and head, into `out` (`n_tok x n_embd`).
+/// Tokens of a multi-token batch run in parallel (each value is still computed by one
+/// thread in one order, so the split does not change results).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn attention(
     model: &Model,
@@ -28,65 +56,84 @@ pub(super) fn attention(
     ub: &UBatch<'_>,
     q: &[f32],
     out: &mut Vec<f32>,
-    q16: &mut Vec<u16>,
-    probs: &mut Vec<f32>,
+    scratch: &mut AttnScratch,
 ) {
     let hp = model.hparams();
-    let (e, hd, n_kv, n_ctx, e_kv) = (hp.n_embd, hp.head_dim, ub.n_kv, kv.n_ctx, kv.n_embd_kv);
-    let group = hp.n_head / hp.n_head_kv;
+    let (e, hd, n_kv) = (hp.n_embd, hp.head_dim, ub.n_kv);
     let n_tok = ub.tokens.len();
-    let kq_scale = 1.0f32 / (hd as f32).sqrt();
     // Both references compute q.k with q rounded to f16 (the K cache is f16 and q is a
     // permuted view, which their multi-row f32 kernel refuses).
     let recipe = hp.arch.recipe();
-    let tiled_kq = recipe.tiles_f16_pairs() && tiled(recipe, n_tok, hd, n_kv);
-    let tiled_kqv =
-        tiled(recipe, n_tok, n_kv, hd) && (recipe == Recipe::BitnetCpp || recipe.tiles_f16_pairs());
+    let sh = Shared {
+        kt,
+        kv,
+        layer,
+        ub,
+        q,
+        n_head: hp.n_head,
+        group: hp.n_head / hp.n_head_kv,
+        head_dim: hd,
+        kq_scale: 1.0f32 / (hd as f32).sqrt(),
+        recipe,
+        tiled_kq: recipe.tiles_f16_pairs() && tiled(recipe, n_tok, hd, n_kv),
+        tiled_kqv: tiled(recipe, n_tok, n_kv, hd)
+            && (recipe == Recipe::BitnetCpp || recipe.tiles_f16_pairs()),
+    };
     out.clear();
     out.resize(n_tok * e, 0.0);
-    probs.clear();
-    probs.resize(n_kv, 0.0);
-    let mut p16 = vec![0u16; n_kv];
-    for t in 0..n_tok {
-        let mask = &ub.mask[t * n_kv..(t + 1) * n_kv];
-        for h in 0..hp.n_head {
-            let g = h / group;
-            q16.clear();
-            q16.extend(
-                q[t * e + h * hd..t * e + (h + 1) * hd]
-                    .iter()
-                    .map(|&v| f16::from_f32(v)),
-            );
-            let kcache = kv.k(layer);
-            for (c, p) in probs.iter_mut().enumerate() {
-                let krow = &kcache[c * e_kv + g * hd..c * e_kv + (g + 1) * hd];
-                let s = if tiled_kq {
-                    (kt.dot_f16_f16_tiled)(krow, q16)
-                } else {
-                    (kt.dot_f16_ggml)(krow, q16)
-                };
-                *p = s * kq_scale + mask[c];
-            }
-            softmax_ggml(probs, kt);
-            let vcache = kv.v(layer);
-            let o = &mut out[t * e + h * hd..t * e + (h + 1) * hd];
-            let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
-            if tiled_kqv && recipe == Recipe::BitnetCpp {
-                // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
-                for (d, o) in o.iter_mut().enumerate() {
-                    *o = (kt.dot_f16_f32_tiled)(v_row(d), probs);
-                }
+    if n_tok == 1 {
+        attend_token(&sh, 0, out, scratch);
+    } else {
+        out.par_chunks_mut(e)
+            .enumerate()
+            .for_each_init(AttnScratch::default, |s, (t, o)| attend_token(&sh, t, o, s));
+    }
+}
+
+/// All heads of token `t`, into `o` (`n_embd`).
+fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
+    let (kt, hd, n_kv) = (sh.kt, sh.head_dim, sh.ub.n_kv);
+    let (n_ctx, e_kv) = (sh.kv.n_ctx, sh.kv.n_embd_kv);
+    let e = sh.n_head * hd;
+    let mask = &sh.ub.mask[t * n_kv..(t + 1) * n_kv];
+    let (kcache, vcache) = (sh.kv.k(sh.layer), sh.kv.v(sh.layer));
+    s.probs.resize(n_kv, 0.0);
+    s.p16.resize(n_kv, 0);
+    for h in 0..sh.n_head {
+        let g = h / sh.group;
+        s.q16.clear();
+        s.q16.extend(
+            sh.q[t * e + h * hd..t * e + (h + 1) * hd]
+                .iter()
+                .map(|&v| f16::from_f32(v)),
+        );
+        for (c, p) in s.probs.iter_mut().enumerate() {
+            let krow = &kcache[c * e_kv + g * hd..c * e_kv + (g + 1) * hd];
+            let dot = if sh.tiled_kq {
+                (kt.dot_f16_f16_tiled)(krow, &s.q16)
             } else {
-                for (p16, &p) in p16.iter_mut().zip(probs.iter()) {
-                    *p16 = f16::from_f32(p);
-                }
-                for (d, o) in o.iter_mut().enumerate() {
-                    *o = if tiled_kqv {
-                        (kt.dot_f16_f16_tiled)(v_row(d), &p16)
-                    } else {
-                        (kt.dot_f16_ggml)(v_row(d), &p16)
-                    };
-                }
+                (kt.dot_f16_ggml)(krow, &s.q16)
+            };
+            *p = dot * sh.kq_scale + mask[c];
+        }
+        softmax_ggml(&mut s.probs, kt);
+        let o = &mut o[h * hd..(h + 1) * hd];
+        let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
+        if sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp {
+            // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
+            for (d, o) in o.iter_mut().enumerate() {
+                *o = (kt.dot_f16_f32_tiled)(v_row(d), &s.probs);
+            }
+        } else {
+            for (p16, &p) in s.p16.iter_mut().zip(s.probs.iter()) {
+                *p16 = f16::from_f32(p);
+            }
+            for (d, o) in o.iter_mut().enumerate() {
+                *o = if sh.tiled_kqv {
+                    (kt.dot_f16_f16_tiled)(v_row(d), &s.p16)
+                } else {
+                    (kt.dot_f16_ggml)(v_row(d), &s.p16)
+                };
             }
         }
     }

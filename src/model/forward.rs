@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::attention::{attention, store_kv};
+use super::attention::{attention, store_kv, AttnScratch};
 use super::linear::{float_matrix, float_matvec, linear, tiled, Acts, ROWS_PER_TASK};
 use super::weights::EmbdFormat;
 use super::{Model, Recipe};
@@ -110,7 +110,7 @@ pub struct Workspace {
     act_q8k: Vec<Vec<BlockQ8K>>,
     act_q8_0: Vec<Vec<BlockQ8_0>>,
     f16_row: Vec<u16>,
-    probs: Vec<f32>,
+    attn_scratch: AttnScratch,
 }
 
 /// Runs `ub` through the model, writes its K/V into `kv` and the logits of `ub.outputs` into
@@ -159,8 +159,7 @@ pub fn forward(
             ub,
             &ws.q,
             &mut ws.attn,
-            &mut ws.f16_row,
-            &mut ws.probs,
+            &mut ws.attn_scratch,
         );
 
         rms_norm_rows(&ws.attn, e, hp.rms_eps, &layer.attn_sub_norm, &mut ws.h);
@@ -177,17 +176,23 @@ pub fn forward(
         linear(model, kt, &layer.ffn_gate, &mut acts, &mut ws.gate);
         match recipe {
             // bitnet.cpp: ggml_relu, ggml_sqr, ggml_mul, one op at a time.
-            Recipe::BitnetCpp => {
-                for (g, &u) in ws.gate.iter_mut().zip(&ws.up) {
+            Recipe::BitnetCpp => ws
+                .gate
+                .par_iter_mut()
+                .zip(&ws.up)
+                .with_min_len(4096)
+                .for_each(|(g, &u)| {
                     let r = if *g > 0.0 { *g } else { 0.0 };
                     *g = (r * r) * u;
-                }
-            }
-            Recipe::LlamaCpp => {
-                for (g, &u) in ws.gate.iter_mut().zip(&ws.up) {
+                }),
+            Recipe::LlamaCpp => ws
+                .gate
+                .par_iter_mut()
+                .zip(&ws.up)
+                .with_min_len(4096)
+                .for_each(|(g, &u)| {
                     *g = silu_ggml(*g, kt) * u;
-                }
-            }
+                }),
         }
         rms_norm_rows(&ws.gate, ff, hp.rms_eps, &layer.ffn_sub_norm, &mut ws.h);
         let mut acts = Acts::new(&ws.h, ff, &mut ws.act_i8, &mut ws.act_q8k);
@@ -234,14 +239,17 @@ fn embed(model: &Model, tokens: &[u32], x: &mut Vec<f32>) -> Result<()> {
 fn rms_norm_rows(x: &[f32], width: usize, eps: f32, w: &[f32], out: &mut Vec<f32>) {
     out.clear();
     out.resize(x.len(), 0.0);
-    for (row, y) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-        let sum: f64 = row.iter().map(|&v| f64::from(v * v)).sum();
-        let mean = (sum / width as f64) as f32;
-        let scale = 1.0f32 / (mean + eps).sqrt();
-        for ((y, &v), &w) in y.iter_mut().zip(row).zip(w) {
-            *y = (v * scale) * w;
-        }
-    }
+    x.par_chunks_exact(width)
+        .zip(out.par_chunks_exact_mut(width))
+        .with_min_len(4)
+        .for_each(|(row, y)| {
+            let sum: f64 = row.iter().map(|&v| f64::from(v * v)).sum();
+            let mean = (sum / width as f64) as f32;
+            let scale = 1.0f32 / (mean + eps).sqrt();
+            for ((y, &v), &w) in y.iter_mut().zip(row).zip(w) {
+                *y = (v * scale) * w;
+            }
+        });
 }
 
 fn add_rows(x: &mut [f32], y: &[f32]) {

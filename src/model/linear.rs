@@ -46,10 +46,14 @@ impl<'a> Acts<'a> {
     /// Rows as bitnet.cpp quantizes them for I2_S.
     fn int8(&mut self) -> &[ActI8] {
         if !self.have_i8 {
-            self.i8.resize_with(self.n_rows(), ActI8::default);
-            for (row, a) in self.x.chunks_exact(self.width).zip(self.i8.iter_mut()) {
-                act::quantize_i8_absmax(row, a);
-            }
+            let n = self.n_rows();
+            self.i8.resize_with(n, ActI8::default);
+            // Rows are independent; several (a prompt) are quantized in parallel.
+            self.i8[..n]
+                .par_iter_mut()
+                .zip(self.x.par_chunks_exact(self.width))
+                .with_min_len(4)
+                .for_each(|(a, row)| act::quantize_i8_absmax(row, a));
             self.have_i8 = true;
         }
         &self.i8[..self.n_rows()]
