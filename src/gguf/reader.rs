@@ -118,6 +118,16 @@ impl GgufFile {
         Self::parse(storage, options).map_err(Error::Gguf)
     }
 
+    /// Reads the file into private anonymous memory (2 MiB pages where the kernel provides
+    /// them) instead of mapping it: slower to open and not shared with other processes, but
+    /// faster to stream from, and immune to the file changing on disk.
+    pub fn open_copied(path: impl AsRef<Path>, options: ReadOptions) -> Result<GgufFile> {
+        let path = path.as_ref();
+        let storage = Storage::copy_to_anon(path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        Self::parse(storage, options).map_err(Error::Gguf)
+    }
+
     /// Parses a file held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> std::result::Result<GgufFile, GgufError> {
         Self::parse(Storage::Owned(bytes), ReadOptions::default())

@@ -1,11 +1,13 @@
 //! Where a GGUF file's bytes live: a read-only memory map of the file, or a buffer.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
-use memmap2::Mmap;
+use memmap2::{Advice, Mmap, MmapMut};
 
 pub(crate) enum Storage {
+    /// The file itself, mapped read-only (or anonymous memory holding a copy of it).
     Mapped(Mmap),
     Owned(Vec<u8>),
 }
@@ -22,6 +24,24 @@ impl Storage {
         // that hazard is inherent to mmap and documented for users of the mapped mode.
         let map = unsafe { Mmap::map(&file)? };
         Ok(Storage::Mapped(map))
+    }
+
+    /// A private copy of the file in anonymous memory that asks the kernel for 2 MiB pages
+    /// (`MADV_HUGEPAGE`): weights then stream from fewer TLB entries, and the copy cannot
+    /// change under the process if the file does.
+    pub(crate) fn copy_to_anon(path: &Path) -> std::io::Result<Storage> {
+        let mut file = File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| std::io::Error::other("file larger than the address space"))?;
+        if len == 0 {
+            return Ok(Storage::Owned(Vec::new()));
+        }
+        let mut map = MmapMut::map_anon(len)?;
+        // Huge pages are a hint: where the kernel does not provide them, this fails harmlessly.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(Advice::HugePage);
+        file.read_exact(&mut map)?;
+        Ok(Storage::Mapped(map.make_read_only()?))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
