@@ -60,6 +60,8 @@ pub struct Context {
     /// Where a decode writes its logits; swapped with `logits` only when it succeeds, so a
     /// failed decode leaves the previous logits readable.
     pending: Vec<f32>,
+    /// The attention mask of the current micro-batch (kept to avoid reallocating it).
+    mask: Vec<f32>,
     pool: rayon::ThreadPool,
     abort: Option<AbortCallback>,
 }
@@ -106,6 +108,7 @@ impl Context {
             logits: Vec::new(),
             logit_rows: Vec::new(),
             pending: Vec::new(),
+            mask: Vec::new(),
             pool,
             abort: None,
             model,
@@ -250,7 +253,6 @@ impl Context {
         self.pending.resize(n_out * n_vocab, 0.0);
         let ub_size = self.params.n_ubatch as usize;
         let mut out_row = 0;
-        let mut mask = Vec::new();
         for start in (0..tokens.len()).step_by(ub_size) {
             let end = (start + ub_size).min(tokens.len());
             let outputs: Vec<usize> = (start..end)
@@ -265,13 +267,14 @@ impl Context {
                 .ok_or_else(|| Error::ContextFull("KV cells ran out during the batch".into()))?;
             allocated.extend_from_slice(&cells);
             let n_kv = self.cells.n_kv(self.model.arch().recipe().kv_pad());
-            self.cells.build_mask(&pos[start..end], n_kv, &mut mask);
+            self.cells
+                .build_mask(&pos[start..end], n_kv, &mut self.mask);
             let ub = UBatch {
                 tokens: &tokens[start..end],
                 pos: &pos[start..end],
                 cells: &cells,
                 n_kv,
-                mask: &mask,
+                mask: &self.mask,
                 outputs: &outputs,
             };
             let logits = &mut self.pending[out_row * n_vocab..(out_row + outputs.len()) * n_vocab];

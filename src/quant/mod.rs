@@ -171,6 +171,26 @@ fn block_layout_bytes(
 
 /// A module's `dequantize`: checks `data` is the `n`-element tensor's `expected` bytes
 /// before allocating anything, then runs the module's `dequantize_into`.
+/// Dequantizes 256-element ternary blocks (TQ1_0, TQ2_0) with their block decoder: each
+/// value is `t * d`, as the reference's `(float)(q - 1) * d`.
+fn dequantize_ternary_blocks(
+    data: &[u8],
+    out: &mut [f32],
+    block_bytes: usize,
+    decode: fn(&[u8], &mut [i8; 256]) -> f32,
+) {
+    let mut t = [0i8; 256];
+    for (y, block) in out
+        .chunks_exact_mut(256)
+        .zip(data.chunks_exact(block_bytes))
+    {
+        let d = decode(block, &mut t);
+        for (y, &t) in y.iter_mut().zip(&t) {
+            *y = f32::from(t) * d;
+        }
+    }
+}
+
 fn dequantize_alloc(
     name: &str,
     data: &[u8],

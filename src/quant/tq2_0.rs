@@ -60,16 +60,7 @@ pub fn dequantize(data: &[u8], n: usize) -> Result<Vec<f32>> {
 /// Decodes `out.len()` weights into `out`.
 pub fn dequantize_into(data: &[u8], out: &mut [f32]) -> Result<()> {
     check_data_len("TQ2_0", data, out.len(), n_bytes(out.len())?)?;
-    let mut t = [0i8; BLOCK_ELEMENTS];
-    for (y, block) in out
-        .chunks_exact_mut(BLOCK_ELEMENTS)
-        .zip(data.chunks_exact(BLOCK_BYTES))
-    {
-        let d = decode_block(block, &mut t);
-        for (y, &t) in y.iter_mut().zip(&t) {
-            *y = f32::from(t) * d;
-        }
-    }
+    super::dequantize_ternary_blocks(data, out, BLOCK_BYTES, decode_block);
     Ok(())
 }
 

@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_bitnet_marker_defeats_the_orion_rule() {
-        // the official placeholder is Orion's template with BITNET spliced into its tag
+        // the official file's template is Orion's with BITNET spliced into its tag
         let orion = r"{{ 'Human: ' + message['content'] + '\n\nAssistant: ' + eos_token }}";
         assert_eq!(detect(orion), Some(Other("orion")));
         let official = orion.replace("Assistant", "BITNETAssistant");

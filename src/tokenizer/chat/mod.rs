@@ -79,7 +79,7 @@ impl ChatTemplate {
     /// The format a GGUF `tokenizer.chat_template` text asks for, by llama.cpp's
     /// substring rules in llama.cpp's order: `<|start_header_id|>` with
     /// `<|end_header_id|>` gives [`Llama3`](Self::Llama3); `BITNET` (the marker in the
-    /// official 2B-4T file's placeholder template) gives [`Bitnet`](Self::Bitnet).
+    /// template in the official 2B-4T file, which it never renders) gives [`Bitnet`](Self::Bitnet).
     /// bitnet.cpp maps `BITNET` to its own format instead, but that format leaves
     /// system and assistant turns unterminated, unlike the model card format the model
     /// was fine-tuned on. `None` for a template llama.cpp reads as a format this crate
