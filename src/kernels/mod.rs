@@ -8,13 +8,15 @@
 //! columns stored in the tensor's own byte layout, against one quantized activation row. The
 //! caller splits rows across threads; results do not depend on the split.
 //!
-//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C) and `avx512`
-//! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer), each handed out
-//! only after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512` forces one.
+//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C), `avx512`
+//! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer) and `amx` (the
+//! `avx512` table plus AMX-INT8 tiles for prompt batches, on Linux), each handed out only
+//! after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512|amx` forces one.
 
 pub mod act;
 pub mod order;
 pub mod scalar;
+pub mod tiles;
 pub mod view;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -41,6 +43,11 @@ pub struct Kernels {
     /// The matrix-matrix form of `i2s_dots` (prompts): each weight block is read once for
     /// all activation rows. Same integers as `i2s_dots` per activation row.
     pub i2s_gemm: I2sGemm,
+    /// A tile (AMX) form of `i2s_gemm` for larger batches, on activations packed once per
+    /// projection input; `None` where the CPU has no tiles.
+    pub i2s_tiles: Option<&'static tiles::I2sTiles>,
+    /// [`scalar::i2s_finish`]: the float outputs of I2_S dots.
+    pub i2s_finish: fn(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]),
     pub tq2_0_dots: Q8kDots,
     pub tq1_0_dots: Q8kDots,
     pub q8_0_dots: Q80Dots,
@@ -61,6 +68,8 @@ pub static SCALAR: Kernels = Kernels {
     name: "scalar",
     i2s_dots: scalar::i2s_dots,
     i2s_gemm: scalar::i2s_gemm,
+    i2s_tiles: None,
+    i2s_finish: scalar::i2s_finish,
     tq2_0_dots: scalar::tq2_0_dots,
     tq1_0_dots: scalar::tq1_0_dots,
     q8_0_dots: scalar::q8_0_dots,
