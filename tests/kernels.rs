@@ -200,6 +200,44 @@ fn i2s_finish_equals_scalar_bit_for_bit() {
     }
 }
 
+#[test]
+fn attention_rows_equal_scalar_bit_for_bit() {
+    let mut rng = Rng(6);
+    for t in simd_tables() {
+        for len in [16, 48, 64, 128, 130, 200, 512] {
+            for (n_a, n_b, pad) in [(1, 1, 0), (5, 4, 3), (9, 3, 16), (4, 6, 1), (13, 5, 0)] {
+                let stride = len + pad;
+                let a: Vec<u16> = (0..(n_a - 1) * stride + len)
+                    .map(|_| f16::from_f32(rng.f32()))
+                    .collect();
+                let b32 = rng.f32s(n_b * len);
+                let b16: Vec<u16> = b32.iter().map(|&v| f16::from_f32(v)).collect();
+                let what = |k: &str| format!("{} {k} len={len} n_a={n_a} n_b={n_b}", t.name);
+                let mut want = vec![0.0; n_a * n_b];
+                let mut got = vec![1.0; n_a * n_b];
+                (SCALAR.rows_f16_ggml)(&a, stride, &b16, len, &mut want);
+                (t.rows_f16_ggml)(&a, stride, &b16, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_ggml"));
+                }
+                if len % 16 != 0 {
+                    continue;
+                }
+                (SCALAR.rows_f16_f16_tiled)(&a, stride, &b16, len, &mut want);
+                (t.rows_f16_f16_tiled)(&a, stride, &b16, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_f16_tiled"));
+                }
+                (SCALAR.rows_f16_f32_tiled)(&a, stride, &b32, len, &mut want);
+                (t.rows_f16_f32_tiled)(&a, stride, &b32, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_f32_tiled"));
+                }
+            }
+        }
+    }
+}
+
 const FLOAT_LENGTHS: [usize; 12] = [0, 1, 15, 16, 17, 63, 64, 65, 200, 256, 2560, 2576];
 
 fn assert_bits(got: f32, want: f32, what: &str) {

@@ -35,6 +35,11 @@ pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut
 /// Dots of Q8_0 rows with a Q8_0 activation row.
 pub type Q80Dots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]);
 
+/// Dots of f16 rows `a` (`a_stride` apart) with rows `b` ([`order::rows_via`]).
+pub type RowsF16 = fn(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+/// [`RowsF16`] with f32 rows `b`.
+pub type RowsF16F32 = fn(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]);
+
 /// The kernel table.
 pub struct Kernels {
     /// Short name for logs and benchmarks.
@@ -59,6 +64,10 @@ pub struct Kernels {
     pub dot_f16_f32_tiled: fn(&[u16], &[f32]) -> f32,
     pub dot_f16_f16_tiled: fn(&[u16], &[u16]) -> f32,
     pub dot_f32_tiled: fn(&[f32], &[f32]) -> f32,
+    /// Many `dot_f16_ggml`, `dot_f16_f16_tiled` and `dot_f16_f32_tiled` at once (attention).
+    pub rows_f16_ggml: RowsF16,
+    pub rows_f16_f16_tiled: RowsF16,
+    pub rows_f16_f32_tiled: RowsF16F32,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
 }
@@ -78,6 +87,9 @@ pub static SCALAR: Kernels = Kernels {
     dot_f16_f32_tiled: order::dot_f16_f32_tiled,
     dot_f16_f16_tiled: order::dot_f16_f16_tiled,
     dot_f32_tiled: order::dot_f32_tiled,
+    rows_f16_ggml: order::rows_f16_ggml,
+    rows_f16_f16_tiled: order::rows_f16_f16_tiled,
+    rows_f16_f32_tiled: order::rows_f16_f32_tiled,
     expf: order::expf_ggml,
 };
 

@@ -11,6 +11,8 @@ use crate::quant::f16;
 
 /// Output rows computed per parallel task.
 pub(super) const ROWS_PER_TASK: usize = 64;
+/// Output rows per parallel task of a tile (AMX) product.
+const TILE_TASK_ROWS: usize = 128;
 
 /// Buffers for the quantized forms of one projection input, reused across calls.
 #[derive(Default)]
@@ -137,22 +139,27 @@ pub(super) fn linear(
                     Some(_) => Vec::new(),
                     None => acts.iter().map(|a| a.q.as_slice()).collect(),
                 };
-                // Task c owns rows c * ROWS_PER_TASK .., as `dots[t * m + r]` in its block.
-                dots.par_chunks_mut(ROWS_PER_TASK * n_rows)
+                // Tiles take taller panels: each pass over the activations then serves
+                // more weight rows.
+                let rows = match packed {
+                    Some(_) => TILE_TASK_ROWS,
+                    None => ROWS_PER_TASK,
+                };
+                // Task c owns rows c * rows .., as `dots[t * m + r]` in its block.
+                dots.par_chunks_mut(rows * n_rows)
                     .enumerate()
                     .for_each(|(c, block)| match (tiles, packed) {
-                        (Some(t), Some(p)) => (t.gemm)(data, k, c * ROWS_PER_TASK, p, block),
-                        _ => (kt.i2s_gemm)(data, k, c * ROWS_PER_TASK, &qs, block),
+                        (Some(t), Some(p)) => (t.gemm)(data, k, c * rows, p, block),
+                        _ => (kt.i2s_gemm)(data, k, c * rows, &qs, block),
                     });
                 let dots = &*dots;
                 out.par_chunks_mut(n)
                     .zip(acts)
                     .enumerate()
                     .for_each(|(t, (y, a))| {
-                        for (c, block) in dots.chunks(ROWS_PER_TASK * n_rows).enumerate() {
+                        for (c, block) in dots.chunks(rows * n_rows).enumerate() {
                             let m = block.len() / n_rows;
-                            let y = &mut y[c * ROWS_PER_TASK..c * ROWS_PER_TASK + m];
-                            finish(&block[t * m..(t + 1) * m], a, y);
+                            finish(&block[t * m..(t + 1) * m], a, &mut y[c * rows..][..m]);
                         }
                     });
             }

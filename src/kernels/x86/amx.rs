@@ -102,17 +102,14 @@ pub(super) unsafe fn gemm(w: &[u8], k: usize, row0: usize, acts: &I8Tiles, out: 
         // SAFETY: CONFIG is a valid palette-1 configuration (usable() checked AMX).
         asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly));
         let mut c = [Line::default(); 4 * TILE_BYTES / 64];
-        for rg in (0..m_pad / TILE_ROWS).step_by(2) {
-            let a = panel
-                .as_ptr()
-                .add(rg * TILE_ROWS * lines_per_row)
-                .cast::<u8>();
-            for g in (0..acts.groups()).step_by(2) {
-                let b = acts
-                    .lines()
-                    .as_ptr()
-                    .add(g * lines_per_row * 16)
-                    .cast::<u8>();
+        // Tokens outer: a pair of token groups (32 x k bytes) stays in L2 while every row
+        // pair of the panel (also in L2) meets it, so the activations, which outgrow L2 in
+        // long prompts, stream from memory once per panel.
+        let (a0, b0) = (panel.as_ptr(), acts.lines().as_ptr());
+        for g in (0..acts.groups()).step_by(2) {
+            let b = b0.add(g * lines_per_row * 16).cast::<u8>();
+            for rg in (0..m_pad / TILE_ROWS).step_by(2) {
+                let a = a0.add(rg * TILE_ROWS * lines_per_row).cast::<u8>();
                 tiles_2x2(a, k, b, lines_per_row, c.as_mut_ptr().cast());
                 scatter(&c, rg * TILE_ROWS, g * TILE_TOKENS, m, acts.sums(), out);
             }

@@ -17,6 +17,9 @@ mod amx;
 #[clippy::msrv = "1.89"]
 mod avx512;
 mod blocks;
+#[cfg(bitnet_avx512)]
+#[clippy::msrv = "1.89"]
+mod rows;
 
 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
@@ -66,8 +69,41 @@ static AVX2: Kernels = Kernels {
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx2_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
+    rows_f16_ggml: avx2_rows::f16_ggml,
+    rows_f16_f16_tiled: avx2_rows::f16_f16_tiled,
+    rows_f16_f32_tiled: avx2_rows::f16_f32_tiled,
     expf: order::expf_ggml,
 };
+
+/// The AVX2 table's many-row dots: its single dots, one pair of rows at a time.
+mod avx2_rows {
+    use super::avx2_entry as e;
+    use crate::kernels::order::rows_via;
+
+    pub(super) fn f16_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
+        rows_via(e::dot_f16_ggml, a, a_stride, b, len, out);
+    }
+
+    pub(super) fn f16_f16_tiled(
+        a: &[u16],
+        a_stride: usize,
+        b: &[u16],
+        len: usize,
+        out: &mut [f32],
+    ) {
+        rows_via(e::dot_f16_f16_tiled, a, a_stride, b, len, out);
+    }
+
+    pub(super) fn f16_f32_tiled(
+        a: &[u16],
+        a_stride: usize,
+        b: &[f32],
+        len: usize,
+        out: &mut [f32],
+    ) {
+        rows_via(e::dot_f16_f32_tiled, a, a_stride, b, len, out);
+    }
+}
 
 fn has_avx2() -> bool {
     is_x86_feature_detected!("avx2")
@@ -80,6 +116,9 @@ entries! { avx512_entry:
     avx512::i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
     avx512::i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]);
     avx512::i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]);
+    rows::rows_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+    rows::rows_f16_f16_tiled(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+    rows::rows_f16_f32_tiled(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]);
     avx512::dot_f16_ggml(x: &[u16], y: &[u16]) -> f32;
     avx512::dot_f32_ggml(x: &[f32], y: &[f32]) -> f32;
     avx512::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
@@ -104,6 +143,9 @@ static AVX512: Kernels = Kernels {
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx512_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
+    rows_f16_ggml: avx512_entry::rows_ggml,
+    rows_f16_f16_tiled: avx512_entry::rows_f16_f16_tiled,
+    rows_f16_f32_tiled: avx512_entry::rows_f16_f32_tiled,
     expf: order::expf_ggml,
 };
 
