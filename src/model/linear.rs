@@ -112,6 +112,10 @@ pub(super) fn linear(
     let data = model.tensor_data(w.tensor);
     let (k, n) = (w.n_in, w.n_out);
     out.clear();
+    if n_rows == 0 {
+        // A micro-batch whose rows are all dropped before the last layer's FFN.
+        return;
+    }
     out.resize(n_rows * n, 0.0);
     match w.format {
         LinearFormat::I2s { scale } => {
