@@ -19,7 +19,7 @@ use crate::quant::{q8_0, tq1_0, tq2_0};
 /// Rows per pass of `i2s_dots`: they share each activation load.
 const ROWS: usize = 4;
 /// Activation rows per pass of `i2s_gemm` (accumulators kept in registers).
-const GEMM_TILE: usize = 8;
+const GEMM_TILE: usize = 4;
 
 /// `acc` plus, in lane `l`, the exact sum of `a[i] * b[i]` for `i` in `4l .. 4l + 4`.
 /// `vdotq_s32` is not stable in Rust yet, so the instruction is written out.
@@ -109,7 +109,8 @@ unsafe fn code_table(values: [i8; 4]) -> int8x16_t {
 #[inline]
 #[target_feature(enable = "neon,dotprod")]
 unsafe fn i2s_values(p: *const u8, lut: int8x16_t) -> [[int8x16_t; 2]; 4] {
-    // Written out: closures (`map`) do not inherit the target features and stay calls.
+    // Written out: a closure (`map`) does not inherit `dotprod`, so its call to `fields`
+    // would not be inlined.
     let (b0, b1) = (vld1q_u8(p), vld1q_u8(p.add(16)));
     [
         [fields(b0, 6, lut), fields(b1, 6, lut)],
@@ -127,11 +128,14 @@ const I2S_VALUES: [i8; 4] = [-1, 0, 1, 0];
 #[inline]
 #[target_feature(enable = "neon,dotprod")]
 unsafe fn load_block(q: *const i8) -> [[int8x16_t; 2]; 4] {
-    let mut v = [[vdupq_n_s8(0); 2]; 4];
-    for (i, v) in v.iter_mut().flatten().enumerate() {
-        *v = vld1q_s8(q.add(16 * i));
-    }
-    v
+    // Written out: as a loop the loads went through the stack.
+    let at = |i: usize| vld1q_s8(q.add(16 * i));
+    [
+        [at(0), at(1)],
+        [at(2), at(3)],
+        [at(4), at(5)],
+        [at(6), at(7)],
+    ]
 }
 
 /// `acc` plus the dot of one block's values with its activations, over four int32 lanes.
@@ -151,50 +155,75 @@ unsafe fn block_dot(acc: int32x4_t, v: &[[int8x16_t; 2]; 4], q: &[[int8x16_t; 2]
     sdot(acc, v[3][1], q[3][1])
 }
 
-/// `R` rows at `w` (`rb` bytes apart, `nb` blocks each) against `q`.
+/// `s` plus the sdots of one 32-element run: `x[0]` with `q[0..16]` (the scalar block
+/// kernels' lanes 0..4), `x[1]` with `q[16..32]` (lanes 4..8). Pairs are passed by value so
+/// that accumulators stay in registers (loops around asm are not unrolled).
 #[inline]
 #[target_feature(enable = "neon,dotprod")]
-unsafe fn i2s_rows_dot<const R: usize>(
-    w: *const u8,
-    rb: usize,
-    q: *const i8,
-    nb: usize,
-) -> [i32; R] {
-    let lut = code_table(I2S_VALUES);
-    let mut acc = [vdupq_n_s32(0); R];
-    for b in 0..nb {
-        let qv = load_block(q.add(128 * b));
-        for (r, acc) in acc.iter_mut().enumerate() {
-            *acc = block_dot(*acc, &i2s_values(w.add(r * rb + 32 * b), lut), &qv);
-        }
-    }
-    let mut dots = [0; R];
-    for (d, acc) in dots.iter_mut().zip(acc) {
-        *d = vaddvq_s32(acc);
-    }
-    dots
+unsafe fn run_dot(s: [int32x4_t; 2], x: [int8x16_t; 2], q: *const i8) -> [int32x4_t; 2] {
+    [
+        sdot(s[0], x[0], vld1q_s8(q)),
+        sdot(s[1], x[1], vld1q_s8(q.add(16))),
+    ]
 }
 
-/// [`crate::kernels::scalar::i2s_dots`].
+/// [`ROWS`] rows at `w` (`rb` bytes apart, `nb` blocks each) against `q`, sharing each
+/// activation load. Written out so that the accumulators stay in registers.
+#[inline]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn i2s_rows_dot(w: *const u8, rb: usize, q: *const i8, nb: usize) -> [i32; ROWS] {
+    let lut = code_table(I2S_VALUES);
+    let [mut a0, mut a1, mut a2, mut a3] = [vdupq_n_s32(0); ROWS];
+    for b in 0..nb {
+        let (w, qv) = (w.add(32 * b), load_block(q.add(128 * b)));
+        a0 = block_dot(a0, &i2s_values(w, lut), &qv);
+        a1 = block_dot(a1, &i2s_values(w.add(rb), lut), &qv);
+        a2 = block_dot(a2, &i2s_values(w.add(2 * rb), lut), &qv);
+        a3 = block_dot(a3, &i2s_values(w.add(3 * rb), lut), &qv);
+    }
+    [
+        vaddvq_s32(a0),
+        vaddvq_s32(a1),
+        vaddvq_s32(a2),
+        vaddvq_s32(a3),
+    ]
+}
+
+/// One row at `w` (`nb` blocks) against `q`.
+#[inline]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn i2s_row_dot(w: *const u8, q: *const i8, nb: usize) -> i32 {
+    let lut = code_table(I2S_VALUES);
+    let mut acc = vdupq_n_s32(0);
+    for b in 0..nb {
+        acc = block_dot(
+            acc,
+            &i2s_values(w.add(32 * b), lut),
+            &load_block(q.add(128 * b)),
+        );
+    }
+    vaddvq_s32(acc)
+}
+
+/// [`crate::kernels::scalar::i2s_dots`]: [`ROWS`] rows per pass, the last `m % 4` one by one.
 #[target_feature(enable = "neon,dotprod")]
 pub(super) unsafe fn i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]) {
     let rows = super::i2s_rows(w, k, row0, out.len());
     let q = q[..k].as_ptr();
     let (rb, nb) = (k / 4, k / 128);
     // Loads stay inside `rows` (out.len() rows of rb bytes) and `q` (k bytes).
-    for (i, out) in out.chunks_mut(ROWS).enumerate() {
-        let w = rows.as_ptr().add(i * ROWS * rb);
-        match out.len() {
-            4 => out.copy_from_slice(&i2s_rows_dot::<4>(w, rb, q, nb)),
-            3 => out.copy_from_slice(&i2s_rows_dot::<3>(w, rb, q, nb)),
-            2 => out.copy_from_slice(&i2s_rows_dot::<2>(w, rb, q, nb)),
-            _ => out.copy_from_slice(&i2s_rows_dot::<1>(w, rb, q, nb)),
-        }
+    let w = rows.as_ptr();
+    let done = out.len() - out.len() % ROWS;
+    for (i, out) in out[..done].chunks_exact_mut(ROWS).enumerate() {
+        out.copy_from_slice(&i2s_rows_dot(w.add(i * ROWS * rb), rb, q, nb));
+    }
+    for (r, o) in out.iter_mut().enumerate().skip(done) {
+        *o = i2s_row_dot(w.add(r * rb), q, nb);
     }
 }
 
-/// [`crate::kernels::scalar::i2s_gemm`], up to [`GEMM_TILE`] activation rows per pass over
-/// the weights.
+/// [`crate::kernels::scalar::i2s_gemm`]: [`GEMM_TILE`] activation rows per pass over the
+/// weights; the last `n % 4` rows go through [`i2s_dots`] one by one.
 #[target_feature(enable = "neon,dotprod")]
 pub(super) unsafe fn i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]) {
     let Some(m) = out.len().checked_div(qs.len()) else {
@@ -204,48 +233,46 @@ pub(super) unsafe fn i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out
         m * qs.len() == out.len(),
         "out must hold m rows per activation row"
     );
-    if qs.len() == 1 {
-        // One activation row: the multi-row pass shares loads better.
-        i2s_dots(w, k, row0, qs[0], out);
-        return;
+    if m == 0 {
+        return; // no weight rows (and chunks of 0 outputs would not be defined)
     }
     let rows = super::i2s_rows(w, k, row0, m);
-    for (tile, qs) in qs.chunks(GEMM_TILE).enumerate() {
-        let out = &mut out[tile * GEMM_TILE * m..(tile * GEMM_TILE + qs.len()) * m];
-        match qs.len() {
-            8 => gemm_tile::<8>(rows, k, qs, out),
-            7 => gemm_tile::<7>(rows, k, qs, out),
-            6 => gemm_tile::<6>(rows, k, qs, out),
-            5 => gemm_tile::<5>(rows, k, qs, out),
-            4 => gemm_tile::<4>(rows, k, qs, out),
-            3 => gemm_tile::<3>(rows, k, qs, out),
-            2 => gemm_tile::<2>(rows, k, qs, out),
-            _ => gemm_tile::<1>(rows, k, qs, out),
-        }
+    let (tiled, rest) = qs.split_at(qs.len() - qs.len() % GEMM_TILE);
+    let (out_tiled, out_rest) = out.split_at_mut(tiled.len() * m);
+    for (tile, out) in tiled
+        .chunks_exact(GEMM_TILE)
+        .zip(out_tiled.chunks_exact_mut(GEMM_TILE * m))
+    {
+        // Bounds: each q is sliced to k bytes; the weight loads stay inside `rows`.
+        let q = std::array::from_fn(|t| tile[t][..k].as_ptr());
+        gemm_tile(rows, k, q, out);
+    }
+    for (q, out) in rest.iter().zip(out_rest.chunks_exact_mut(m)) {
+        i2s_dots(w, k, row0, q, out);
     }
 }
 
-/// `N` activation rows against every row of `rows`, each weight block decoded once:
-/// `out[t * m + r]`.
+/// Four activation rows (`q`, each readable for `k` bytes) against every row of `rows`, each
+/// weight block decoded once: `out[t * m + r]`. Written out so that the four accumulators
+/// stay in registers.
 #[inline]
 #[target_feature(enable = "neon,dotprod")]
-unsafe fn gemm_tile<const N: usize>(rows: &[u8], k: usize, qs: &[&[i8]], out: &mut [i32]) {
+unsafe fn gemm_tile(rows: &[u8], k: usize, q: [*const i8; GEMM_TILE], out: &mut [i32]) {
     let (rb, nb) = (k / 4, k / 128);
     let m = rows.len() / rb;
     let lut = code_table(I2S_VALUES);
-    // Bounds: each q is sliced to k bytes; the weight loads stay inside `rows`.
-    let q: [*const i8; N] = std::array::from_fn(|t| qs[t][..k].as_ptr());
     for r in 0..m {
         let w = rows.as_ptr().add(r * rb);
-        let mut acc = [vdupq_n_s32(0); N];
+        let [mut a0, mut a1, mut a2, mut a3] = [vdupq_n_s32(0); GEMM_TILE];
         for b in 0..nb {
             let v = i2s_values(w.add(32 * b), lut);
-            for (acc, q) in acc.iter_mut().zip(q) {
-                *acc = block_dot(*acc, &v, &load_block(q.add(128 * b)));
-            }
+            a0 = block_dot(a0, &v, &load_block(q[0].add(128 * b)));
+            a1 = block_dot(a1, &v, &load_block(q[1].add(128 * b)));
+            a2 = block_dot(a2, &v, &load_block(q[2].add(128 * b)));
+            a3 = block_dot(a3, &v, &load_block(q[3].add(128 * b)));
         }
-        for (t, acc) in acc.into_iter().enumerate() {
-            out[t * m + r] = vaddvq_s32(acc);
+        for (t, a) in [a0, a1, a2, a3].into_iter().enumerate() {
+            out[t * m + r] = vaddvq_s32(a);
         }
     }
 }
@@ -268,12 +295,13 @@ pub(super) unsafe fn q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0],
         for (block, ab) in row.chunks_exact(q8_0::BLOCK_BYTES).zip(a) {
             let d = vdupq_n_f32(scale_at(block, 0) * h2f(ab.d));
             // The block holds 2 + 32 bytes; `ab.qs` 32.
-            let (p, q) = (block.as_ptr().add(2).cast::<i8>(), ab.qs.as_ptr());
-            for (h, acc) in acc.iter_mut().enumerate() {
-                let zero = vdupq_n_s32(0);
-                let s = sdot(zero, vld1q_s8(p.add(16 * h)), vld1q_s8(q.add(16 * h)));
-                *acc = vfmaq_f32(*acc, vcvtq_f32_s32(s), d);
-            }
+            let p = block.as_ptr().add(2).cast::<i8>();
+            let x = [vld1q_s8(p), vld1q_s8(p.add(16))];
+            let s = run_dot([vdupq_n_s32(0); 2], x, ab.qs.as_ptr());
+            acc = [
+                vfmaq_f32(acc[0], vcvtq_f32_s32(s[0]), d),
+                vfmaq_f32(acc[1], vcvtq_f32_s32(s[1]), d),
+            ];
         }
         *o = hsum8(acc);
     }
@@ -354,16 +382,13 @@ pub(super) unsafe fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K],
     let lut = code_table([0, 1, 2, 1]);
     ternary_dots(w, k, row0, a, out, tq2_0::BLOCK_BYTES, |p, q| {
         // 64 code bytes then the scale; 256 activations. Byte 32h + m holds element
-        // 128h + 32n + m in bits 2n .. 2n + 1; the 16-byte half `j` of a 32-element run
-        // feeds scalar lanes 4j .. 4j + 4.
+        // 128h + 32n + m in bits 2n .. 2n + 1.
         let mut s = [vdupq_n_s32(0); 2];
         for h in 0..2 {
-            for (j, s) in s.iter_mut().enumerate() {
-                let b = vld1q_u8(p.add(32 * h + 16 * j));
-                for n in 0..4 {
-                    let qv = vld1q_s8(q.add(128 * h + 32 * n + 16 * j));
-                    *s = sdot(*s, fields(b, 2 * n as i8, lut), qv);
-                }
+            let b = [vld1q_u8(p.add(32 * h)), vld1q_u8(p.add(32 * h + 16))];
+            for n in 0..4 {
+                let x = [fields(b[0], 2 * n, lut), fields(b[1], 2 * n, lut)];
+                s = run_dot(s, x, q.add(128 * h + 32 * n as usize));
             }
         }
         s
@@ -391,49 +416,61 @@ pub(super) unsafe fn tq1_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K],
     let qh_mult = vld1q_u8([1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27].as_ptr());
     ternary_dots(w, k, row0, a, out, tq1_0::BLOCK_BYTES, |p, q| {
         // 48 qs bytes, 4 qh bytes, the scale; 256 activations. Trit n of qs[m] (m < 32) is
-        // element m + 32n; of qs[32 + m] (m < 16) element 160 + m + 16n. Elements
-        // 32c + 16j .. + 16 feed scalar lanes 4j .. 4j + 4.
-        let q16 = |e: usize| vld1q_s8(q.add(e));
+        // element m + 32n: runs 0..5. Trit n of qs[32 + m] (m < 16) is element
+        // 160 + m + 16n: runs 5 and 6 and the first half of run 7, whose second half is qh.
         let mut s = [vdupq_n_s32(0); 2];
         let qs0 = [vld1q_u8(p), vld1q_u8(p.add(16))];
-        for (n, mult) in pow3.into_iter().enumerate() {
-            for (j, s) in s.iter_mut().enumerate() {
-                *s = sdot(*s, trits(qs0[j], mult), q16(32 * n + 16 * j));
-            }
+        for (n, mult) in pow3.iter().enumerate() {
+            s = run_dot(
+                s,
+                [trits(qs0[0], *mult), trits(qs0[1], *mult)],
+                q.add(32 * n),
+            );
         }
         let qs1 = vld1q_u8(p.add(32));
-        for (n, mult) in pow3.into_iter().enumerate() {
-            s[n % 2] = sdot(s[n % 2], trits(qs1, mult), q16(160 + 16 * n));
-        }
         let qh = vreinterpretq_u8_u32(vdupq_n_u32(p.add(QS).cast::<u32>().read_unaligned()));
-        s[1] = sdot(s[1], trits(qh, qh_mult), q16(240));
-        s
+        let x = [trits(qs1, pow3[0]), trits(qs1, pow3[1])];
+        s = run_dot(s, x, q.add(160));
+        let x = [trits(qs1, pow3[2]), trits(qs1, pow3[3])];
+        s = run_dot(s, x, q.add(192));
+        run_dot(s, [trits(qs1, pow3[4]), trits(qh, qh_mult)], q.add(224))
     });
 }
 
-/// ggml's four 16-lane accumulators over `np` elements (a multiple of 64), each as four
-/// vectors: `acc[j][c]` holds lanes `4c .. 4c + 4` of accumulator `j`. `load(i)` gives
-/// elements `i .. i + 4` of both operands.
+/// `acc` plus `x * y`, fused, for the 16 elements from `i` (four vectors; `load(i)` gives
+/// elements `i .. i + 4` of both operands). NEON is part of the aarch64 baseline, so this
+/// needs no `target_feature`, which lets it be `inline(always)`: the inliner otherwise keeps
+/// it a call in `ggml_steps`.
+#[inline(always)]
+unsafe fn fma16(
+    acc: [float32x4_t; 4],
+    i: usize,
+    load: &impl Fn(usize) -> (float32x4_t, float32x4_t),
+) -> [float32x4_t; 4] {
+    let mut acc = acc;
+    for (c, acc) in acc.iter_mut().enumerate() {
+        let (x, y) = load(i + 4 * c);
+        *acc = vfmaq_f32(*acc, x, y);
+    }
+    acc
+}
+
+/// ggml's four 16-lane accumulators `a0 .. a3` over `np` elements (a multiple of 64).
 #[inline]
 #[target_feature(enable = "neon,dotprod")]
 unsafe fn ggml_steps(np: usize, load: impl Fn(usize) -> (float32x4_t, float32x4_t)) -> f32 {
-    let mut acc = [[vdupq_n_f32(0.0); 4]; 4];
+    let z = [vdupq_n_f32(0.0); 4];
+    let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
     for i in (0..np).step_by(GGML_STEP) {
-        for (j, acc) in acc.iter_mut().enumerate() {
-            for (c, acc) in acc.iter_mut().enumerate() {
-                let (x, y) = load(i + LANES * j + 4 * c);
-                *acc = vfmaq_f32(*acc, x, y);
-            }
-        }
+        a0 = fma16(a0, i, &load);
+        a1 = fma16(a1, i + LANES, &load);
+        a2 = fma16(a2, i + 2 * LANES, &load);
+        a3 = fma16(a3, i + 3 * LANES, &load);
     }
     // (a0 + a2) + (a1 + a3), lane-wise, then reduce16.
-    let mut v = [vdupq_n_f32(0.0); 4];
+    let mut v = z;
     for (c, v) in v.iter_mut().enumerate() {
-        let (a02, a13) = (
-            vaddq_f32(acc[0][c], acc[2][c]),
-            vaddq_f32(acc[1][c], acc[3][c]),
-        );
-        *v = vaddq_f32(a02, a13);
+        *v = vaddq_f32(vaddq_f32(a0[c], a2[c]), vaddq_f32(a1[c], a3[c]));
     }
     reduce16(v)
 }
@@ -475,10 +512,7 @@ unsafe fn tiled(n: usize, load: impl Fn(usize) -> (float32x4_t, float32x4_t)) ->
     assert!(n % LANES == 0, "tiled dots take whole 16-element steps");
     let mut acc = [vdupq_n_f32(0.0); 4];
     for i in (0..n).step_by(LANES) {
-        for (c, acc) in acc.iter_mut().enumerate() {
-            let (a, b) = load(i + 4 * c);
-            *acc = vfmaq_f32(*acc, a, b);
-        }
+        acc = fma16(acc, i, &load);
     }
     reduce16(acc)
 }
