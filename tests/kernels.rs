@@ -406,12 +406,30 @@ fn the_chosen_table_is_available() {
     assert!(names.contains(&kernels::get().name));
 }
 
+/// The `bitnet` binary as a command, started through cargo's runner for this target when
+/// one is set (`CARGO_TARGET_<TRIPLE>_RUNNER`, e.g. qemu-user in `.ci/aarch64`), as cargo
+/// itself starts the test binaries.
+fn bitnet_cli() -> std::process::Command {
+    let bin = env!("CARGO_BIN_EXE_bitnet");
+    let triple = env!("BITNET_BUILD_TARGET").to_uppercase().replace('-', "_");
+    let runner = std::env::var(format!("CARGO_TARGET_{triple}_RUNNER")).unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        None => std::process::Command::new(bin),
+    }
+}
+
 #[test]
 fn bitnet_kernels_forces_a_table_or_warns() {
     // Greedy text from the shipped model is the same under every table; an unknown name
     // warns and falls back.
     let run = |kernels: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bitnet"))
+        let out = bitnet_cli()
             .args([
                 "run",
                 "-p",

@@ -8,11 +8,14 @@
 //! columns stored in the tensor's own byte layout, against one quantized activation row. The
 //! caller splits rows across threads; results do not depend on the split.
 //!
-//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C), `avx512`
+//! Tables: [`SCALAR`] everywhere; on x86-64 `avx2` (AVX2 + FMA + F16C), `avx512`
 //! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer) and `amx` (the
-//! `avx512` table plus AMX-INT8 tiles for prompt batches, on Linux), each handed out only
-//! after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512|amx` forces one.
+//! `avx512` table plus AMX-INT8 tiles for prompt batches, on Linux); on aarch64 `neon`
+//! (NEON + dotprod). Each is handed out only after runtime detection;
+//! `BITNET_KERNELS=scalar|avx2|avx512|amx|neon` forces one.
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 pub mod act;
 pub mod order;
 pub mod scalar;
@@ -132,5 +135,7 @@ pub fn available() -> Vec<&'static Kernels> {
     let mut tables = vec![&SCALAR];
     #[cfg(target_arch = "x86_64")]
     tables.extend(x86::tables());
+    #[cfg(target_arch = "aarch64")]
+    tables.extend(aarch64::tables());
     tables
 }
