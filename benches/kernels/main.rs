@@ -13,7 +13,7 @@ use criterion::Criterion;
 use rayon::prelude::*;
 
 use data::{Matrix, N_EMBD, N_FF, ROWS_PER_TASK};
-use record::{Group, Work};
+use record::{Baseline, Group, Work};
 
 /// The table the model picks: the fastest, listed last.
 fn best() -> &'static Kernels {
@@ -46,26 +46,31 @@ fn i2s_matvec(g: &mut Group<'_>, m: &Matrix, rows: usize, k: usize, cold: bool) 
     let bytes = Work::Bytes(m.len());
     let a = i8_act(k, 3);
     let mut out = vec![0i32; rows];
-    let read = format!("{shape}/read");
-    g.bench(&read, bytes, None, || data::read(m.get(cold)));
+    let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(cold)));
     for t in kernels::available() {
-        g.bench(&format!("{shape}/{}", t.name), bytes, Some(&read), || {
-            (t.i2s_dots)(m.get(cold), k, 0, &a.q, &mut out);
-            out[0]
-        });
+        g.bench(
+            &format!("{shape}/{}", t.name),
+            bytes,
+            Some(&mut read),
+            || {
+                (t.i2s_dots)(m.get(cold), k, 0, &a.q, &mut out);
+                out[0]
+            },
+        );
     }
     if !cold {
         return;
     }
     // Both cores, split as the model splits decode rows.
-    let read2 = format!("{shape}/read_2t");
     let chunk = ROWS_PER_TASK * k / 4;
-    g.bench(&read2, bytes, None, || data::read_par(m.get(cold), chunk));
+    let mut read2 = g.baseline(&format!("{shape}/read_2t"), bytes, || {
+        data::read_par(m.get(cold), chunk)
+    });
     let t = best();
     g.bench(
         &format!("{shape}/{}_2t", t.name),
         bytes,
-        Some(&read2),
+        Some(&mut read2),
         || {
             let w = m.get(cold);
             out.par_chunks_mut(ROWS_PER_TASK)
@@ -84,7 +89,7 @@ fn i2s_gemm(c: &mut Criterion) {
     g.slow(10);
     let (rows, k) = (N_EMBD, N_EMBD);
     let m = Matrix::new(rows * k / 4, move || data::i2s(rows * k, 4));
-    let peak = vnni_peak(&mut g);
+    let mut peak = vnni_peak(&mut g);
     for tokens in [8, 32, 128] {
         let acts: Vec<ActI8> = (0..tokens).map(|t| i8_act(k, 100 + t as u64)).collect();
         let qs: Vec<&[i8]> = acts.iter().map(|a| a.q.as_slice()).collect();
@@ -92,7 +97,7 @@ fn i2s_gemm(c: &mut Criterion) {
         let mut dots = vec![0i32; ROWS_PER_TASK * tokens];
         for t in kernels::available() {
             let id = format!("{rows}x{k}/{tokens}_tokens/{}", t.name);
-            g.bench(&id, ops, peak, || {
+            g.bench(&id, ops, peak.as_mut(), || {
                 for row0 in (0..rows).step_by(ROWS_PER_TASK) {
                     (t.i2s_gemm)(m.get(false), k, row0, &qs, &mut dots);
                 }
@@ -103,13 +108,12 @@ fn i2s_gemm(c: &mut Criterion) {
     g.finish();
 }
 
-/// Benchmarks the int8 peak of one core if this build and CPU have it; its id.
-fn vnni_peak(g: &mut Group<'_>) -> Option<&'static str> {
+/// The int8 peak of one core, if this build and CPU have it.
+fn vnni_peak(g: &mut Group<'_>) -> Option<Baseline<'static>> {
     #[cfg(all(target_arch = "x86_64", bitnet_avx512))]
     if data::vnni::available() {
-        const ID: &str = "int8_peak/vpdpbusd_zmm";
-        g.bench(ID, Work::Ops(data::vnni::OPS), None, data::vnni::peak);
-        return Some(ID);
+        let ops = Work::Ops(data::vnni::OPS);
+        return Some(g.baseline("int8_peak/vpdpbusd_zmm", ops, data::vnni::peak));
     }
     let _ = g;
     None
@@ -136,13 +140,17 @@ fn block_dots<A>(
         let shape = format!("{rows}x{k}");
         let bytes = Work::Bytes(len);
         let mut out = vec![0f32; rows];
-        let read = format!("{shape}/read");
-        g.bench(&read, bytes, None, || data::read(m.get(cold)));
+        let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(cold)));
         for t in kernels::available() {
-            g.bench(&format!("{shape}/{}", t.name), bytes, Some(&read), || {
-                dots(t)(m.get(cold), k, 0, a, &mut out);
-                out[0]
-            });
+            g.bench(
+                &format!("{shape}/{}", t.name),
+                bytes,
+                Some(&mut read),
+                || {
+                    dots(t)(m.get(cold), k, 0, a, &mut out);
+                    out[0]
+                },
+            );
         }
     }
     g.finish();
@@ -189,30 +197,28 @@ fn lm_head_f16(c: &mut Criterion) {
     let x = data::activations(k, 8);
     let x16: Vec<u16> = x.iter().map(|&v| bitnet::quant::f16::from_f32(v)).collect();
     let mut out = vec![0f32; rows];
-    let read = format!("{shape}/read");
-    g.bench(&read, bytes, None, || data::read(m.get(true)));
+    let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(true)));
     for t in kernels::available() {
         let id = format!("{shape}/dot_f16_ggml/{}", t.name);
-        g.bench(&id, bytes, Some(&read), || {
+        g.bench(&id, bytes, Some(&mut read), || {
             f16_rows(m.get(true), k, &x16, t.dot_f16_ggml, &mut out)
         });
     }
     for t in kernels::available() {
         let id = format!("{shape}/dot_f16_f32_tiled/{}", t.name);
-        g.bench(&id, bytes, Some(&read), || {
+        g.bench(&id, bytes, Some(&mut read), || {
             f16_rows(m.get(true), k, &x, t.dot_f16_f32_tiled, &mut out)
         });
     }
     // Both cores; rayon splits the rows as in the model's float_matvec.
-    let read2 = format!("{shape}/read_2t");
-    g.bench(&read2, bytes, None, || {
+    let mut read2 = g.baseline(&format!("{shape}/read_2t"), bytes, || {
         data::read_par(m.get(true), ROWS_PER_TASK * k * 2)
     });
     let t = best();
     g.bench(
         &format!("{shape}/dot_f16_ggml/{}_2t", t.name),
         bytes,
-        Some(&read2),
+        Some(&mut read2),
         || {
             let w = data::as_f16(m.get(true));
             out.par_iter_mut().enumerate().for_each(|(r, y)| {

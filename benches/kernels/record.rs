@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
@@ -46,16 +46,43 @@ impl Work {
 struct Record {
     id: String,
     work: Work,
-    baseline: Option<String>,
     /// Seconds per iteration, one entry per call criterion made (warm-up, then samples).
     secs: Vec<f64>,
+    /// The baseline's id and work, and its seconds per iteration measured right after each
+    /// of those calls.
+    base: Option<(String, Work, Vec<f64>)>,
 }
 
 static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
 
-/// The summary's median comes from each benchmark's last calls: criterion takes at least 10
+/// The summary's medians come from each benchmark's last calls: criterion takes at least 10
 /// samples after its warm-up, so these are never warm-up calls.
 const LAST: usize = 10;
+
+/// A baseline: benchmarked on its own, and run again after every sample of each benchmark
+/// compared with it, for as long as that sample took. Ratios come from those pairs, so a
+/// change in the machine's load between two benchmarks does not enter them.
+pub struct Baseline<'b> {
+    id: String,
+    work: Work,
+    run: Box<dyn FnMut() + 'b>,
+}
+
+impl Baseline<'_> {
+    /// Runs the baseline for at least `d` (and at least once); seconds per iteration.
+    fn time_for(&mut self, d: Duration) -> f64 {
+        let start = Instant::now();
+        let mut n = 0u32;
+        loop {
+            (self.run)();
+            n += 1;
+            let elapsed = start.elapsed();
+            if elapsed >= d {
+                return elapsed.as_secs_f64() / f64::from(n);
+            }
+        }
+    }
+}
 
 /// A criterion group whose benchmarks are recorded for [`print_summary`].
 pub struct Group<'a> {
@@ -78,36 +105,64 @@ impl<'a> Group<'a> {
         self.group.sample_size(samples);
     }
 
-    /// Benchmarks `f` as `<group>/<id>`; `baseline` is the id (in this group) whose
-    /// throughput the summary divides by.
+    /// Benchmarks `f` as `<group>/<id>` and keeps it as a baseline for later benchmarks.
+    pub fn baseline<'b, R>(
+        &mut self,
+        id: &str,
+        work: Work,
+        mut f: impl FnMut() -> R + 'b,
+    ) -> Baseline<'b> {
+        self.bench(id, work, None, &mut f);
+        Baseline {
+            id: format!("{}/{id}", self.name),
+            work,
+            run: Box::new(move || {
+                black_box(f());
+            }),
+        }
+    }
+
+    /// Benchmarks `f` as `<group>/<id>`, paired with `base` if given.
+    ///
+    /// Inputs made lazily on the first call (the 1 GiB of copies) count in criterion's
+    /// warm-up estimate; criterion then takes one-iteration samples for that benchmark, which
+    /// stay exact as those iterations take 0.4 ms or more.
     pub fn bench<R>(
         &mut self,
         id: &str,
         work: Work,
-        baseline: Option<&str>,
+        mut base: Option<&mut Baseline<'_>>,
         mut f: impl FnMut() -> R,
     ) {
-        let full = format!("{}/{id}", self.name);
-        let baseline = baseline.map(|b| format!("{}/{b}", self.name));
+        let (mut secs, mut base_secs) = (Vec::new(), Vec::new());
         self.group.throughput(work.throughput());
-        // One untimed call first: it builds lazily made inputs (the 1 GiB of copies), which
-        // would otherwise count in criterion's warm-up estimate of the iteration time.
-        let mut primed = false;
         self.group.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                if !primed {
-                    black_box(f());
-                    primed = true;
-                }
                 let start = Instant::now();
                 for _ in 0..iters {
                     black_box(f());
                 }
                 let elapsed = start.elapsed();
-                record(&full, work, &baseline, elapsed.as_secs_f64() / iters as f64);
+                secs.push(elapsed.as_secs_f64() / iters as f64);
+                if let Some(base) = base.as_mut() {
+                    base_secs.push(base.time_for(elapsed));
+                }
                 elapsed
             })
         });
+        if secs.is_empty() {
+            return; // filtered out
+        }
+        let record = Record {
+            id: format!("{}/{id}", self.name),
+            work,
+            secs,
+            base: base.map(|b| (b.id.clone(), b.work, base_secs)),
+        };
+        RECORDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record);
     }
 
     pub fn finish(self) {
@@ -115,21 +170,9 @@ impl<'a> Group<'a> {
     }
 }
 
-fn record(id: &str, work: Work, baseline: &Option<String>, secs: f64) {
-    let mut records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-    match records.iter_mut().find(|r| r.id == id) {
-        Some(r) => r.secs.push(secs),
-        None => records.push(Record {
-            id: id.to_string(),
-            work,
-            baseline: baseline.clone(),
-            secs: vec![secs],
-        }),
-    }
-}
-
-fn median(r: &Record) -> f64 {
-    let mut v = r.secs[r.secs.len() - LAST..].to_vec();
+/// The median of the last [`LAST`] values.
+fn median(values: &[f64]) -> f64 {
+    let mut v = values[values.len() - LAST..].to_vec();
     v.sort_by(f64::total_cmp);
     (v[LAST / 2 - 1] + v[LAST / 2]) / 2.0
 }
@@ -143,7 +186,8 @@ fn time(secs: f64) -> String {
 }
 
 /// Prints a Markdown table of every benchmark that ran to the end: median time per
-/// iteration, throughput, and the ratio of its throughput to its baseline's.
+/// iteration, throughput, and the median over samples of its throughput divided by its
+/// baseline's, measured right after it.
 pub fn print_summary() {
     let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
     let done: Vec<&Record> = records.iter().filter(|r| r.secs.len() >= LAST).collect();
@@ -151,26 +195,29 @@ pub fn print_summary() {
         return;
     }
     println!("\nMedians of the last {LAST} samples of each benchmark:\n");
-    println!("| benchmark | median time | throughput | ratio to baseline |");
+    println!("| benchmark | median time | throughput | ratio to baseline (paired) |");
     println!("|---|---:|---:|---|");
     for r in &done {
-        let secs = median(r);
-        let base = r
-            .baseline
-            .as_ref()
-            .map(|b| (b, done.iter().find(|x| &x.id == b)));
-        let ratio = match base {
-            None if done.iter().any(|x| x.baseline.as_ref() == Some(&r.id)) => {
+        let secs = median(&r.secs);
+        let ratio = match &r.base {
+            Some((id, work, base_secs)) => {
+                let n = r.secs.len();
+                let ratios: Vec<f64> = r.secs[n - LAST..]
+                    .iter()
+                    .zip(&base_secs[n - LAST..])
+                    .map(|(s, b)| (r.work.amount() / s) / (work.amount() / b))
+                    .collect();
+                let short = id.split_once('/').map_or(id.as_str(), |(_, s)| s);
+                let base_rate = work.rate(median(base_secs));
+                format!("{:.2}x {short} ({base_rate})", median(&ratios))
+            }
+            None if done
+                .iter()
+                .any(|x| x.base.as_ref().is_some_and(|b| b.0 == r.id)) =>
+            {
                 "(baseline)".to_string()
             }
             None => "-".to_string(),
-            Some((b, None)) => format!("- ({b} not run)"),
-            Some((b, Some(x))) => {
-                let own = r.work.amount() / secs;
-                let theirs = x.work.amount() / median(x);
-                let short = b.split_once('/').map_or(b.as_str(), |(_, s)| s);
-                format!("{:.2}x {short}", own / theirs)
-            }
         };
         println!(
             "| {} | {} | {} | {} |",
