@@ -230,24 +230,28 @@ fn lm_head_f16(c: &mut Criterion) {
     g.finish();
 }
 
-/// The activation quantizers on one 2560-wide row.
+/// The activation quantizers on one 2560-wide row, against one pass that finds the row's
+/// largest magnitude (the first step of each of them).
 fn act_quantizers(c: &mut Criterion) {
     let mut g = Group::new(c, "act");
     let x = data::activations(N_EMBD, 9);
     let n = Work::Elements(N_EMBD);
     let id = |f: &str| format!("{f}/{N_EMBD}");
+    let mut absmax = g.baseline(&id("absmax_pass"), n, || {
+        x.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+    });
     let mut i8 = ActI8::default();
-    g.bench(&id("quantize_i8_absmax"), n, None, || {
+    g.bench(&id("quantize_i8_absmax"), n, Some(&mut absmax), || {
         act::quantize_i8_absmax(&x, &mut i8);
         i8.sum
     });
     let mut q8k = Vec::new();
-    g.bench(&id("quantize_q8k"), n, None, || {
+    g.bench(&id("quantize_q8k"), n, Some(&mut absmax), || {
         act::quantize_q8k(&x, &mut q8k);
         q8k[0].d
     });
     let mut q80 = Vec::new();
-    g.bench(&id("quantize_q8_0"), n, None, || {
+    g.bench(&id("quantize_q8_0"), n, Some(&mut absmax), || {
         act::quantize_q8_0(&x, &mut q80);
         q80[0].d
     });
