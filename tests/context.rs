@@ -193,3 +193,28 @@ fn contexts_on_one_model_run_on_many_threads() {
         assert_eq!(h.join().unwrap(), expected);
     }
 }
+
+#[test]
+fn a_prompt_filling_n_ctx_runs_on_one_thread() {
+    // bitnet.cpp needs `ulimit -s unlimited` for long prompts on one thread; nothing here
+    // lives on the stack in proportion to the prompt. Oracle: the same prompt in
+    // micro-batches of 512 (every multi-token pass computes each row the same way).
+    let m = model();
+    let n = 4096;
+    let prompt: Vec<u32> = (0..n as u32).map(|i| (i * 7919 + 13) % 3000).collect();
+    let one = |n_ubatch: u32| {
+        let params = ContextParams {
+            n_ctx: n as u32,
+            n_batch: n as u32,
+            n_ubatch,
+            n_threads: 1,
+        };
+        let mut c = Context::new(m.clone(), params).unwrap();
+        c.decode(&prompt, None, None).unwrap();
+        assert_eq!(c.n_used(), n);
+        c.last_logits().unwrap().to_vec()
+    };
+    let whole = one(n as u32);
+    assert!(whole.iter().all(|v| v.is_finite()));
+    assert_eq!(whole, one(512));
+}

@@ -1,7 +1,8 @@
 //! Every kernel table this CPU supports against the scalar table: exact integers, and float
 //! results equal bit for bit (the float kernels must keep the scalar accumulation order).
 
-use bitnet::kernels::{self, BlockQ8K, BlockQ8_0, Kernels, SCALAR};
+use bitnet::kernels::tiles::I8Tiles;
+use bitnet::kernels::{self, ActI8, BlockQ8K, BlockQ8_0, Kernels, SCALAR};
 use bitnet::quant::f16;
 
 /// splitmix64: small, deterministic test data.
@@ -133,6 +134,107 @@ fn i2s_gemm_equals_per_row_dots() {
     }
     for t in &tables {
         (t.i2s_gemm)(&[], 128, 0, &[], &mut []);
+    }
+}
+
+#[test]
+fn i2s_tiles_equal_per_row_dots() {
+    let mut rng = Rng(4);
+    let tiled: Vec<_> = kernels::available()
+        .into_iter()
+        .filter_map(|t| t.i2s_tiles.map(|tiles| (t.name, tiles)))
+        .collect();
+    eprintln!(
+        "tile tables under test: {:?}",
+        tiled.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    for k in [128, 384, 2560, 6912] {
+        let total = 100;
+        let w = i2s_weights(&mut rng, total * k / 4, true);
+        let mut rows = activation_rows(&mut rng, k);
+        while rows.len() < 70 {
+            rows.push(rng.i8s(k));
+        }
+        let acts: Vec<ActI8> = rows
+            .iter()
+            .map(|q| ActI8 {
+                q: q.clone(),
+                scale: 1.0,
+                sum: q.iter().map(|&v| i32::from(v)).sum(),
+            })
+            .collect();
+        for n in [1, 2, 16, 17, 32, 33, 70] {
+            let qs: Vec<&[i8]> = rows[..n].iter().map(Vec::as_slice).collect();
+            for &(_, tiles) in &tiled {
+                let mut packed = I8Tiles::default();
+                packed.pack(&acts[..n], k, tiles.group_multiple);
+                for (row0, m) in [(0, 1), (5, 3), (2, 67), (0, 64), (36, 64), (3, 97)] {
+                    let mut want = vec![0; n * m];
+                    (SCALAR.i2s_gemm)(&w, k, row0, &qs, &mut want);
+                    let mut got = vec![-1; n * m];
+                    (tiles.gemm)(&w, k, row0, &packed, &mut got);
+                    assert_eq!(got, want, "k={k} n={n} row0={row0} m={m}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn i2s_finish_equals_scalar_bit_for_bit() {
+    let mut rng = Rng(5);
+    for t in simd_tables() {
+        for n in [0, 1, 7, 8, 15, 16, 17, 64, 67, 2560] {
+            let dots: Vec<i32> = (0..n)
+                .map(|_| (rng.next() % (1 << 25)) as i32 - (1 << 24))
+                .collect();
+            let (a, w) = (rng.f32().abs() + 1e-3, rng.f32());
+            let mut want = vec![0.0; n];
+            let mut got = vec![1.0; n];
+            (SCALAR.i2s_finish)(&dots, a, w, &mut want);
+            (t.i2s_finish)(&dots, a, w, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                assert_bits(*g, *w, t.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn attention_rows_equal_scalar_bit_for_bit() {
+    let mut rng = Rng(6);
+    for t in simd_tables() {
+        for len in [16, 48, 64, 128, 130, 200, 512] {
+            for (n_a, n_b, pad) in [(1, 1, 0), (5, 4, 3), (9, 3, 16), (4, 6, 1), (13, 5, 0)] {
+                let stride = len + pad;
+                let a: Vec<u16> = (0..(n_a - 1) * stride + len)
+                    .map(|_| f16::from_f32(rng.f32()))
+                    .collect();
+                let b32 = rng.f32s(n_b * len);
+                let b16: Vec<u16> = b32.iter().map(|&v| f16::from_f32(v)).collect();
+                let what = |k: &str| format!("{} {k} len={len} n_a={n_a} n_b={n_b}", t.name);
+                let mut want = vec![0.0; n_a * n_b];
+                let mut got = vec![1.0; n_a * n_b];
+                (SCALAR.rows_f16_ggml)(&a, stride, &b16, len, &mut want);
+                (t.rows_f16_ggml)(&a, stride, &b16, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_ggml"));
+                }
+                if len % 16 != 0 {
+                    continue;
+                }
+                (SCALAR.rows_f16_f16_tiled)(&a, stride, &b16, len, &mut want);
+                (t.rows_f16_f16_tiled)(&a, stride, &b16, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_f16_tiled"));
+                }
+                (SCALAR.rows_f16_f32_tiled)(&a, stride, &b32, len, &mut want);
+                (t.rows_f16_f32_tiled)(&a, stride, &b32, len, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert_bits(*g, *w, &what("rows_f16_f32_tiled"));
+                }
+            }
+        }
     }
 }
 
@@ -337,4 +439,43 @@ fn bitnet_kernels_forces_a_table_or_warns() {
         stderr.contains("BITNET_KERNELS=bogus: not available"),
         "{stderr}"
     );
+}
+
+#[test]
+fn long_prompt_logits_are_identical_under_every_table() {
+    // A 70-token prompt takes the multi-row paths (the tiles from 32 rows on, the gemm
+    // below): every table must give the scalar table's logits bit for bit, end to end.
+    let dir = std::env::temp_dir().join(format!("bitnet-tables-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ids: Vec<String> = (0..70).map(|i| ((i * 37 + 11) % 500).to_string()).collect();
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/models/i2s-b158.gguf"
+    );
+    let run = |kernels: &str| {
+        let prefix = dir.join(kernels);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bitnet"))
+            .args(["logits", "--model", model, "--steps", "1", "--prompt-ids"])
+            .arg(ids.join(","))
+            .arg("--out")
+            .arg(&prefix)
+            .env("BITNET_KERNELS", kernels)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(prefix.with_extension("prompt-logits.f32")).unwrap()
+    };
+    let want = run("scalar");
+    assert!(
+        !want.is_empty() && want.len() % (70 * 4) == 0,
+        "70 rows of f32 logits"
+    );
+    for t in kernels::available().into_iter().skip(1) {
+        assert!(run(t.name) == want, "{}: prompt logits differ", t.name);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -34,21 +34,23 @@ impl Cells {
         self.used = 0;
     }
 
-    /// Claims the lowest free cells for tokens at `positions`, or `None` (and no change)
-    /// when there are not enough.
-    pub fn allocate(&mut self, positions: &[i32]) -> Option<Vec<usize>> {
+    /// Claims the lowest free cells for tokens at `positions`, appending them to `cells`,
+    /// or returns false (and changes nothing) when there are not enough.
+    pub fn allocate(&mut self, positions: &[i32], cells: &mut Vec<usize>) -> bool {
         if positions.len() > self.n_free() {
-            return None;
+            return false;
         }
-        let free: Vec<usize> = (0..self.pos.len())
-            .filter(|&c| self.pos[c] == EMPTY)
-            .take(positions.len())
-            .collect();
-        for (&c, &p) in free.iter().zip(positions) {
+        let start = cells.len();
+        cells.extend(
+            (0..self.pos.len())
+                .filter(|&c| self.pos[c] == EMPTY)
+                .take(positions.len()),
+        );
+        for (&c, &p) in cells[start..].iter().zip(positions) {
             self.pos[c] = p;
         }
-        self.used += free.len();
-        Some(free)
+        self.used += positions.len();
+        true
     }
 
     /// Frees `cells` (undoing [`allocate`](Self::allocate)).

@@ -46,6 +46,18 @@ impl Default for ContextParams {
 /// Called between layers; returning `true` stops the decode with [`Error::Aborted`].
 pub type AbortCallback = Box<dyn FnMut() -> bool + Send>;
 
+/// Positions, logits flags and cells of the batch being decoded.
+#[derive(Default)]
+struct BatchBufs {
+    pos: Vec<i32>,
+    want: Vec<bool>,
+    /// Every cell claimed so far (released if the decode fails).
+    allocated: Vec<usize>,
+    /// The current micro-batch's cells and output rows.
+    cells: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
 /// An inference context.
 pub struct Context {
     model: Arc<Model>,
@@ -62,6 +74,8 @@ pub struct Context {
     pending: Vec<f32>,
     /// The attention mask of the current micro-batch (kept to avoid reallocating it).
     mask: Vec<f32>,
+    /// Per-decode bookkeeping, reused so that a decode step does not allocate.
+    batch: BatchBufs,
     pool: rayon::ThreadPool,
     abort: Option<AbortCallback>,
 }
@@ -109,6 +123,7 @@ impl Context {
             logit_rows: Vec::new(),
             pending: Vec::new(),
             mask: Vec::new(),
+            batch: BatchBufs::default(),
             pool,
             abort: None,
             model,
@@ -184,36 +199,27 @@ impl Context {
                 hp.n_vocab
             )));
         }
-        let pos: Vec<i32> = match positions {
-            Some(p) if p.len() != n => {
+        if let Some(p) = positions {
+            if p.len() != n {
                 return Err(Error::InvalidArgument(format!(
                     "{} positions for {n} tokens",
                     p.len()
-                )))
+                )));
             }
-            Some(p) => {
-                if let Some((i, &bad)) = p.iter().enumerate().find(|(_, &p)| p < 0) {
-                    return Err(Error::InvalidArgument(format!(
-                        "position {i} of the batch is {bad}"
-                    )));
-                }
-                p.to_vec()
+            if let Some((i, &bad)) = p.iter().enumerate().find(|(_, &p)| p < 0) {
+                return Err(Error::InvalidArgument(format!(
+                    "position {i} of the batch is {bad}"
+                )));
             }
-            None => {
-                let start = self.cells.pos_max() + 1;
-                (0..n as i32).map(|i| start + i).collect()
-            }
-        };
-        let want: Vec<bool> = match want_logits {
-            Some(w) if w.len() != n => {
+        }
+        if let Some(w) = want_logits {
+            if w.len() != n {
                 return Err(Error::InvalidArgument(format!(
                     "{} logits flags for {n} tokens",
                     w.len()
-                )))
+                )));
             }
-            Some(w) => w.to_vec(),
-            None => (0..n).map(|i| i + 1 == n).collect(),
-        };
+        }
         if n > self.cells.n_free() {
             return Err(Error::ContextFull(format!(
                 "{n} tokens do not fit: {} of {} cells are free",
@@ -221,70 +227,81 @@ impl Context {
                 self.n_ctx()
             )));
         }
-        let mut allocated = Vec::with_capacity(n);
-        let result = self.run(tokens, &pos, &want, &mut allocated);
+        let mut b = std::mem::take(&mut self.batch);
+        b.pos.clear();
+        match positions {
+            Some(p) => b.pos.extend_from_slice(p),
+            None => {
+                let start = self.cells.pos_max() + 1;
+                b.pos.extend((0..n as i32).map(|i| start + i));
+            }
+        }
+        b.want.clear();
+        match want_logits {
+            Some(w) => b.want.extend_from_slice(w),
+            None => b.want.extend((0..n).map(|i| i + 1 == n)),
+        }
+        b.allocated.clear();
+        let result = self.run(tokens, &mut b);
         match result {
             Ok(()) => {
                 std::mem::swap(&mut self.logits, &mut self.pending);
                 self.logit_rows.clear();
                 let mut next = 0;
-                for &w in &want {
+                for &w in &b.want {
                     self.logit_rows.push(w.then(|| {
                         next += 1;
                         next - 1
                     }));
                 }
             }
-            Err(_) => self.cells.release(&allocated),
+            Err(_) => self.cells.release(&b.allocated),
         }
+        self.batch = b;
         result
     }
 
-    fn run(
-        &mut self,
-        tokens: &[u32],
-        pos: &[i32],
-        want: &[bool],
-        allocated: &mut Vec<usize>,
-    ) -> Result<()> {
+    fn run(&mut self, tokens: &[u32], b: &mut BatchBufs) -> Result<()> {
         let n_vocab = self.model.hparams().n_vocab;
-        let n_out = want.iter().filter(|&&w| w).count();
+        let n_out = b.want.iter().filter(|&&w| w).count();
         self.pending.clear();
         self.pending.resize(n_out * n_vocab, 0.0);
         let ub_size = self.params.n_ubatch as usize;
         let mut out_row = 0;
         for start in (0..tokens.len()).step_by(ub_size) {
             let end = (start + ub_size).min(tokens.len());
-            let outputs: Vec<usize> = (start..end)
-                .filter(|&i| want[i])
-                .map(|i| i - start)
-                .collect();
+            b.outputs.clear();
+            b.outputs
+                .extend((start..end).filter(|&i| b.want[i]).map(|i| i - start));
             // Cells are claimed per micro-batch, as the references do, so n_kv (and with it
             // every attention reduction length) matches theirs.
-            let cells = self
-                .cells
-                .allocate(&pos[start..end])
-                .ok_or_else(|| Error::ContextFull("KV cells ran out during the batch".into()))?;
-            allocated.extend_from_slice(&cells);
+            b.cells.clear();
+            if !self.cells.allocate(&b.pos[start..end], &mut b.cells) {
+                return Err(Error::ContextFull(
+                    "KV cells ran out during the batch".into(),
+                ));
+            }
+            b.allocated.extend_from_slice(&b.cells);
             let n_kv = self.cells.n_kv(self.model.arch().recipe().kv_pad());
             self.cells
-                .build_mask(&pos[start..end], n_kv, &mut self.mask);
+                .build_mask(&b.pos[start..end], n_kv, &mut self.mask);
             let ub = UBatch {
                 tokens: &tokens[start..end],
-                pos: &pos[start..end],
-                cells: &cells,
+                pos: &b.pos[start..end],
+                cells: &b.cells,
                 n_kv,
                 mask: &self.mask,
-                outputs: &outputs,
+                outputs: &b.outputs,
             };
-            let logits = &mut self.pending[out_row * n_vocab..(out_row + outputs.len()) * n_vocab];
+            let logits =
+                &mut self.pending[out_row * n_vocab..(out_row + b.outputs.len()) * n_vocab];
             let (model, ws, kv) = (&*self.model, &mut self.ws, &mut self.kv);
             let abort = &mut self.abort;
             self.pool.install(|| {
                 let mut poll = || abort.as_mut().is_some_and(|a| a());
                 forward::forward(model, ws, kv, &ub, logits, &mut poll)
             })?;
-            out_row += outputs.len();
+            out_row += b.outputs.len();
         }
         Ok(())
     }

@@ -7,10 +7,19 @@ use std::path::Path;
 use memmap2::{Advice, Mmap, MmapMut};
 
 pub(crate) enum Storage {
-    /// The file itself, mapped read-only (or anonymous memory holding a copy of it).
+    /// The file itself, mapped read-only.
     Mapped(Mmap),
+    /// A copy in anonymous memory: the first `len` bytes of the map (which is rounded up
+    /// to whole 2 MiB pages).
+    Anon {
+        map: Mmap,
+        len: usize,
+    },
     Owned(Vec<u8>),
 }
+
+/// The size of a transparent huge page on x86-64 and most aarch64 kernels.
+const HUGE_PAGE: usize = 2 << 20;
 
 impl Storage {
     pub(crate) fn map(path: &Path) -> std::io::Result<Storage> {
@@ -36,17 +45,24 @@ impl Storage {
         if len == 0 {
             return Ok(Storage::Owned(Vec::new()));
         }
-        let mut map = MmapMut::map_anon(len)?;
-        // Huge pages are a hint: where the kernel does not provide them, this fails harmlessly.
+        // A whole number of huge pages: Linux then also aligns the mapping to one, so every
+        // page of the copy can be a huge one.
+        let mut map = MmapMut::map_anon(len.next_multiple_of(HUGE_PAGE))?;
+        // Huge pages are a hint, given before the first touch so the faults already take
+        // them; where the kernel does not provide them, this fails harmlessly.
         #[cfg(target_os = "linux")]
         let _ = map.advise(Advice::HugePage);
-        file.read_exact(&mut map)?;
-        Ok(Storage::Mapped(map.make_read_only()?))
+        file.read_exact(&mut map[..len])?;
+        Ok(Storage::Anon {
+            map: map.make_read_only()?,
+            len,
+        })
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Storage::Mapped(m) => m,
+            Storage::Anon { map, len } => &map[..*len],
             Storage::Owned(v) => v,
         }
     }

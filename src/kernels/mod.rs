@@ -8,13 +8,15 @@
 //! columns stored in the tensor's own byte layout, against one quantized activation row. The
 //! caller splits rows across threads; results do not depend on the split.
 //!
-//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C) and `avx512`
-//! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer), each handed out
-//! only after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512` forces one.
+//! Tables: [`SCALAR`] everywhere, and on x86-64 `avx2` (AVX2 + FMA + F16C), `avx512`
+//! (AVX-512 F/BW/VL/VNNI + FMA + F16C, compiled with Rust 1.89 or newer) and `amx` (the
+//! `avx512` table plus AMX-INT8 tiles for prompt batches, on Linux), each handed out only
+//! after runtime detection. `BITNET_KERNELS=scalar|avx2|avx512|amx` forces one.
 
 pub mod act;
 pub mod order;
 pub mod scalar;
+pub mod tiles;
 pub mod view;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -33,6 +35,11 @@ pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut
 /// Dots of Q8_0 rows with a Q8_0 activation row.
 pub type Q80Dots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]);
 
+/// Dots of f16 rows `a` (`a_stride` apart) with rows `b` ([`order::rows_via`]).
+pub type RowsF16 = fn(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+/// [`RowsF16`] with f32 rows `b`.
+pub type RowsF16F32 = fn(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]);
+
 /// The kernel table.
 pub struct Kernels {
     /// Short name for logs and benchmarks.
@@ -41,6 +48,11 @@ pub struct Kernels {
     /// The matrix-matrix form of `i2s_dots` (prompts): each weight block is read once for
     /// all activation rows. Same integers as `i2s_dots` per activation row.
     pub i2s_gemm: I2sGemm,
+    /// A tile (AMX) form of `i2s_gemm` for larger batches, on activations packed once per
+    /// projection input; `None` where the CPU has no tiles.
+    pub i2s_tiles: Option<&'static tiles::I2sTiles>,
+    /// [`scalar::i2s_finish`]: the float outputs of I2_S dots.
+    pub i2s_finish: fn(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]),
     pub tq2_0_dots: Q8kDots,
     pub tq1_0_dots: Q8kDots,
     pub q8_0_dots: Q80Dots,
@@ -52,6 +64,10 @@ pub struct Kernels {
     pub dot_f16_f32_tiled: fn(&[u16], &[f32]) -> f32,
     pub dot_f16_f16_tiled: fn(&[u16], &[u16]) -> f32,
     pub dot_f32_tiled: fn(&[f32], &[f32]) -> f32,
+    /// Many `dot_f16_ggml`, `dot_f16_f16_tiled` and `dot_f16_f32_tiled` at once (attention).
+    pub rows_f16_ggml: RowsF16,
+    pub rows_f16_f16_tiled: RowsF16,
+    pub rows_f16_f32_tiled: RowsF16F32,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
 }
@@ -61,6 +77,8 @@ pub static SCALAR: Kernels = Kernels {
     name: "scalar",
     i2s_dots: scalar::i2s_dots,
     i2s_gemm: scalar::i2s_gemm,
+    i2s_tiles: None,
+    i2s_finish: scalar::i2s_finish,
     tq2_0_dots: scalar::tq2_0_dots,
     tq1_0_dots: scalar::tq1_0_dots,
     q8_0_dots: scalar::q8_0_dots,
@@ -69,6 +87,9 @@ pub static SCALAR: Kernels = Kernels {
     dot_f16_f32_tiled: order::dot_f16_f32_tiled,
     dot_f16_f16_tiled: order::dot_f16_f16_tiled,
     dot_f32_tiled: order::dot_f32_tiled,
+    rows_f16_ggml: order::rows_f16_ggml,
+    rows_f16_f16_tiled: order::rows_f16_f16_tiled,
+    rows_f16_f32_tiled: order::rows_f16_f32_tiled,
     expf: order::expf_ggml,
 };
 

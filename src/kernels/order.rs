@@ -136,6 +136,47 @@ pub fn expf_ggml(x: f32) -> f32 {
     (f64::from(j) * 2f64.powi(n as i32)) as f32
 }
 
+/// Many dots of one kind at once: `out[j * n_a + i] = dot(a_i, b_j)` with
+/// `a_i = a[i * a_stride..][..len]`, `b_j = b[j * len..][..len]`, `n_b = b.len() / len` and
+/// `n_a = out.len() / n_b`. Attention passes the K (or V) rows of one KV head as `a` and the
+/// query (or probability) rows of the heads that share it as `b`, so that SIMD tables can
+/// read each cached row once for all of them; every dot keeps its own order.
+pub fn rows_via<B>(
+    dot: impl Fn(&[u16], &[B]) -> f32,
+    a: &[u16],
+    a_stride: usize,
+    b: &[B],
+    len: usize,
+    out: &mut [f32],
+) {
+    assert!(len > 0, "rows of no elements");
+    let n_b = b.len() / len;
+    if n_b == 0 {
+        return;
+    }
+    let n_a = out.len() / n_b;
+    for (bj, out) in b.chunks_exact(len).zip(out.chunks_exact_mut(n_a)) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = dot(&a[i * a_stride..i * a_stride + len], bj);
+        }
+    }
+}
+
+/// [`rows_via`] with [`dot_f16_ggml`].
+pub fn rows_f16_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
+    rows_via(dot_f16_ggml, a, a_stride, b, len, out);
+}
+
+/// [`rows_via`] with [`dot_f16_f16_tiled`].
+pub fn rows_f16_f16_tiled(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
+    rows_via(dot_f16_f16_tiled, a, a_stride, b, len, out);
+}
+
+/// [`rows_via`] with [`dot_f16_f32_tiled`].
+pub fn rows_f16_f32_tiled(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]) {
+    rows_via(dot_f16_f32_tiled, a, a_stride, b, len, out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

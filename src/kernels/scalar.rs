@@ -68,6 +68,14 @@ pub fn i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]) 
     }
 }
 
+/// bitnet.cpp's I2_S outputs from the exact dots: `dot as f32 / act_scale * w_scale`, in
+/// that order (float division, then product; no reciprocal, which would round differently).
+pub fn i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]) {
+    for (y, &d) in out.iter_mut().zip(dots) {
+        *y = d as f32 / act_scale * w_scale;
+    }
+}
+
 /// ggml's `ggml_vec_dot_tq2_0_q8_K` (x86 AVX2 path) for rows `row0 ..`; see
 /// [`ternary_q8k_dots`] for the accumulation order.
 pub fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]) {

@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use super::forward::{KvBuffers, UBatch};
 use super::linear::tiled;
 use super::{Model, Recipe};
+use crate::kernels::order::GGML_STEP;
 use crate::kernels::{self, Kernels};
 use crate::quant::f16;
 
@@ -90,52 +91,62 @@ pub(super) fn attention(
     }
 }
 
-/// All heads of token `t`, into `o` (`n_embd`).
+/// All heads of token `t`, into `o` (`n_embd`). The heads sharing a KV head go together,
+/// so each cached K and V row is read once for all of them.
 fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
-    let (kt, hd, n_kv) = (sh.kt, sh.head_dim, sh.ub.n_kv);
+    let (kt, hd, grp) = (sh.kt, sh.head_dim, sh.group);
     let (n_ctx, e_kv) = (sh.kv.n_ctx, sh.kv.n_embd_kv);
     let e = sh.n_head * hd;
-    let mask = &sh.ub.mask[t * n_kv..(t + 1) * n_kv];
+    let n_kv = visible_cells(&sh.ub.mask[t * sh.ub.n_kv..(t + 1) * sh.ub.n_kv]);
+    let mask = &sh.ub.mask[t * sh.ub.n_kv..t * sh.ub.n_kv + n_kv];
     let (kcache, vcache) = (sh.kv.k(sh.layer), sh.kv.v(sh.layer));
-    s.probs.resize(n_kv, 0.0);
-    s.p16.resize(n_kv, 0);
-    for h in 0..sh.n_head {
-        let g = h / sh.group;
+    s.probs.resize(grp * n_kv, 0.0);
+    s.p16.resize(grp * n_kv, 0);
+    for g in 0..sh.n_head / grp {
+        // The group's heads are adjacent in q and in o.
+        let heads = t * e + g * grp * hd..t * e + (g + 1) * grp * hd;
         s.q16.clear();
-        s.q16.extend(
-            sh.q[t * e + h * hd..t * e + (h + 1) * hd]
-                .iter()
-                .map(|&v| f16::from_f32(v)),
-        );
-        for (c, p) in s.probs.iter_mut().enumerate() {
-            let krow = &kcache[c * e_kv + g * hd..c * e_kv + (g + 1) * hd];
-            let dot = if sh.tiled_kq {
-                (kt.dot_f16_f16_tiled)(krow, &s.q16)
-            } else {
-                (kt.dot_f16_ggml)(krow, &s.q16)
-            };
-            *p = dot * sh.kq_scale + mask[c];
+        s.q16.extend(sh.q[heads].iter().map(|&v| f16::from_f32(v)));
+        let krows = &kcache[g * hd..];
+        if sh.tiled_kq {
+            (kt.rows_f16_f16_tiled)(krows, e_kv, &s.q16, hd, &mut s.probs);
+        } else {
+            (kt.rows_f16_ggml)(krows, e_kv, &s.q16, hd, &mut s.probs);
         }
-        softmax_ggml(&mut s.probs, kt);
-        let o = &mut o[h * hd..(h + 1) * hd];
-        let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
+        for probs in s.probs.chunks_exact_mut(n_kv) {
+            for (p, &m) in probs.iter_mut().zip(mask) {
+                *p = *p * sh.kq_scale + m;
+            }
+            softmax_ggml(probs, kt);
+        }
+        let o = &mut o[g * grp * hd..(g + 1) * grp * hd];
+        let vrows = &vcache[g * hd * n_ctx..];
         if sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp {
             // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
-            for (d, o) in o.iter_mut().enumerate() {
-                *o = (kt.dot_f16_f32_tiled)(v_row(d), &s.probs);
-            }
+            (kt.rows_f16_f32_tiled)(vrows, n_ctx, &s.probs, n_kv, o);
         } else {
             for (p16, &p) in s.p16.iter_mut().zip(s.probs.iter()) {
                 *p16 = f16::from_f32(p);
             }
-            for (d, o) in o.iter_mut().enumerate() {
-                *o = if sh.tiled_kqv {
-                    (kt.dot_f16_f16_tiled)(v_row(d), &s.p16)
-                } else {
-                    (kt.dot_f16_ggml)(v_row(d), &s.p16)
-                };
+            if sh.tiled_kqv {
+                (kt.rows_f16_f16_tiled)(vrows, n_ctx, &s.p16, n_kv, o);
+            } else {
+                (kt.rows_f16_ggml)(vrows, n_ctx, &s.p16, n_kv, o);
             }
         }
+    }
+}
+
+/// How many leading cells of a mask row attention must visit: up to the last visible cell,
+/// rounded up to a multiple of `GGML_STEP` (64). The cells after it are masked (-inf), so
+/// the references give them probability `exp(-inf) = 0` exactly and their products add
+/// nothing to any sum; cutting at a multiple of 64 keeps every visited element in its lane
+/// of ggml's and tinyBLAS's accumulators, so no sum changes (in a causal prompt this halves
+/// the work). A row with no visible cell is visited whole, as the references do.
+fn visible_cells(mask: &[f32]) -> usize {
+    match mask.iter().rposition(|&m| m != f32::NEG_INFINITY) {
+        Some(last) => (last + 1).next_multiple_of(GGML_STEP).min(mask.len()),
+        None => mask.len(),
     }
 }
 

@@ -6,12 +6,12 @@
 use rayon::prelude::*;
 
 use super::attention::{attention, store_kv, AttnScratch};
-use super::linear::{float_matrix, float_matvec, linear, tiled, Acts, ROWS_PER_TASK};
+use super::linear::{float_matrix, float_matvec, linear, tiled, ActBufs, Acts, ROWS_PER_TASK};
 use super::weights::EmbdFormat;
 use super::{Model, Recipe};
 use memmap2::MmapMut;
 
-use crate::kernels::{self, act, view, ActI8, BlockQ8K, BlockQ8_0, Kernels};
+use crate::kernels::{self, act, view, BlockQ8_0, Kernels};
 use crate::{Error, Result};
 
 /// The F16 K and V cache of a context, one buffer per layer. K is stored by cell
@@ -106,8 +106,7 @@ pub struct Workspace {
     gate: Vec<f32>,
     up: Vec<f32>,
     tmp: Vec<f32>,
-    act_i8: Vec<ActI8>,
-    act_q8k: Vec<Vec<BlockQ8K>>,
+    acts: ActBufs,
     act_q8_0: Vec<Vec<BlockQ8_0>>,
     f16_row: Vec<u16>,
     attn_scratch: AttnScratch,
@@ -139,7 +138,7 @@ pub fn forward(
         let last = il + 1 == hp.n_layer;
 
         rms_norm_rows(&ws.x, e, hp.rms_eps, &layer.attn_norm, &mut ws.h);
-        let mut acts = Acts::new(&ws.h, e, &mut ws.act_i8, &mut ws.act_q8k);
+        let mut acts = Acts::new(&ws.h, e, &mut ws.acts);
         linear(model, kt, &layer.wq, &mut acts, &mut ws.q);
         linear(model, kt, &layer.wk, &mut acts, &mut ws.k);
         linear(model, kt, &layer.wv, &mut acts, &mut ws.v);
@@ -163,7 +162,7 @@ pub fn forward(
         );
 
         rms_norm_rows(&ws.attn, e, hp.rms_eps, &layer.attn_sub_norm, &mut ws.h);
-        let mut acts = Acts::new(&ws.h, e, &mut ws.act_i8, &mut ws.act_q8k);
+        let mut acts = Acts::new(&ws.h, e, &mut ws.acts);
         linear(model, kt, &layer.wo, &mut acts, &mut ws.tmp);
         add_rows(&mut ws.x, &ws.tmp);
         if last && ub.outputs.len() != n_tok {
@@ -171,7 +170,7 @@ pub fn forward(
         }
 
         rms_norm_rows(&ws.x, e, hp.rms_eps, &layer.ffn_norm, &mut ws.h);
-        let mut acts = Acts::new(&ws.h, e, &mut ws.act_i8, &mut ws.act_q8k);
+        let mut acts = Acts::new(&ws.h, e, &mut ws.acts);
         linear(model, kt, &layer.ffn_up, &mut acts, &mut ws.up);
         linear(model, kt, &layer.ffn_gate, &mut acts, &mut ws.gate);
         match recipe {
@@ -195,7 +194,7 @@ pub fn forward(
                 }),
         }
         rms_norm_rows(&ws.gate, ff, hp.rms_eps, &layer.ffn_sub_norm, &mut ws.h);
-        let mut acts = Acts::new(&ws.h, ff, &mut ws.act_i8, &mut ws.act_q8k);
+        let mut acts = Acts::new(&ws.h, ff, &mut ws.acts);
         linear(model, kt, &layer.ffn_down, &mut acts, &mut ws.tmp);
         add_rows(&mut ws.x, &ws.tmp);
     }

@@ -5,37 +5,45 @@ use rayon::prelude::*;
 
 use super::weights::{Linear, LinearFormat};
 use super::{Model, Recipe};
+use crate::kernels::tiles::{I2sTiles, I8Tiles};
 use crate::kernels::{self, act, view, ActI8, BlockQ8K, Kernels};
 use crate::quant::f16;
 
 /// Output rows computed per parallel task.
 pub(super) const ROWS_PER_TASK: usize = 64;
+/// Output rows per parallel task of a tile (AMX) product.
+const TILE_TASK_ROWS: usize = 128;
+
+/// Buffers for the quantized forms of one projection input, reused across calls.
+#[derive(Default)]
+pub(super) struct ActBufs {
+    i8: Vec<ActI8>,
+    q8k: Vec<Vec<BlockQ8K>>,
+    tiles: I8Tiles,
+    /// Integer results of a multi-row I2_S product, one block of rows per task.
+    dots: Vec<i32>,
+}
 
 /// The input rows of a group of projections, quantized at most once per activation format
 /// (the references quantize again for each projection, with identical results).
 pub(super) struct Acts<'a> {
     x: &'a [f32],
     width: usize,
-    i8: &'a mut Vec<ActI8>,
-    q8k: &'a mut Vec<Vec<BlockQ8K>>,
+    bufs: &'a mut ActBufs,
     have_i8: bool,
     have_q8k: bool,
+    have_tiles: bool,
 }
 
 impl<'a> Acts<'a> {
-    pub(super) fn new(
-        x: &'a [f32],
-        width: usize,
-        i8: &'a mut Vec<ActI8>,
-        q8k: &'a mut Vec<Vec<BlockQ8K>>,
-    ) -> Acts<'a> {
+    pub(super) fn new(x: &'a [f32], width: usize, bufs: &'a mut ActBufs) -> Acts<'a> {
         Acts {
             x,
             width,
-            i8,
-            q8k,
+            bufs,
             have_i8: false,
             have_q8k: false,
+            have_tiles: false,
         }
     }
 
@@ -47,28 +55,48 @@ impl<'a> Acts<'a> {
     fn int8(&mut self) -> &[ActI8] {
         if !self.have_i8 {
             let n = self.n_rows();
-            self.i8.resize_with(n, ActI8::default);
+            self.bufs.i8.resize_with(n, ActI8::default);
             // Rows are independent; several (a prompt) are quantized in parallel.
-            self.i8[..n]
+            self.bufs.i8[..n]
                 .par_iter_mut()
                 .zip(self.x.par_chunks_exact(self.width))
                 .with_min_len(4)
                 .for_each(|(a, row)| act::quantize_i8_absmax(row, a));
             self.have_i8 = true;
         }
-        &self.i8[..self.n_rows()]
+        &self.bufs.i8[..self.n_rows()]
+    }
+
+    /// The int8 rows, packed for `tiles` when given, and the buffer for the products.
+    fn i2s(&mut self, tiles: Option<&I2sTiles>) -> (&[ActI8], Option<&I8Tiles>, &mut Vec<i32>) {
+        self.int8();
+        let n = self.n_rows();
+        if let Some(t) = tiles {
+            if !self.have_tiles {
+                self.bufs
+                    .tiles
+                    .pack(&self.bufs.i8[..n], self.width, t.group_multiple);
+                self.have_tiles = true;
+            }
+        }
+        let packed = tiles.map(|_| &self.bufs.tiles);
+        (&self.bufs.i8[..n], packed, &mut self.bufs.dots)
     }
 
     /// Rows as ggml quantizes them for TQ1_0 / TQ2_0.
     fn q8k(&mut self) -> &[Vec<BlockQ8K>] {
         if !self.have_q8k {
-            self.q8k.resize_with(self.n_rows(), Vec::new);
-            for (row, a) in self.x.chunks_exact(self.width).zip(self.q8k.iter_mut()) {
+            self.bufs.q8k.resize_with(self.n_rows(), Vec::new);
+            for (row, a) in self
+                .x
+                .chunks_exact(self.width)
+                .zip(self.bufs.q8k.iter_mut())
+            {
                 act::quantize_q8k(row, a);
             }
             self.have_q8k = true;
         }
-        &self.q8k[..self.n_rows()]
+        &self.bufs.q8k[..self.n_rows()]
     }
 }
 
@@ -84,47 +112,60 @@ pub(super) fn linear(
     let data = model.tensor_data(w.tensor);
     let (k, n) = (w.n_in, w.n_out);
     out.clear();
+    if n_rows == 0 {
+        // A micro-batch whose rows are all dropped before the last layer's FFN.
+        return;
+    }
     out.resize(n_rows * n, 0.0);
     match w.format {
         LinearFormat::I2s { scale } => {
-            let acts = acts.int8();
             // bitnet.cpp: (float)S - (float)sum, / act scale, * weight scale. Both terms are
             // below 2^24, so the exact difference converts identically.
-            let finish = |d: i32, a: &ActI8| d as f32 / a.scale * scale;
+            let finish =
+                |d: &[i32], a: &ActI8, y: &mut [f32]| (kt.i2s_finish)(d, a.scale, scale, y);
             if n_rows == 1 {
-                let a = &acts[0];
+                let a = &acts.int8()[0];
                 out.par_chunks_mut(ROWS_PER_TASK)
                     .enumerate()
                     .for_each(|(c, y)| {
                         let mut dots = [0i32; ROWS_PER_TASK];
                         let dots = &mut dots[..y.len()];
                         (kt.i2s_dots)(data, k, c * ROWS_PER_TASK, &a.q, dots);
-                        for (y, &d) in y.iter_mut().zip(dots.iter()) {
-                            *y = finish(d, a);
-                        }
+                        finish(dots, a, y);
                     });
             } else {
-                // Several tokens: each task reads its weight rows once for all of them.
-                let qs: Vec<&[i8]> = acts.iter().map(|a| a.q.as_slice()).collect();
-                let blocks: Vec<(usize, Vec<i32>)> = (0..n.div_ceil(ROWS_PER_TASK))
-                    .into_par_iter()
-                    .map(|c| {
-                        let row0 = c * ROWS_PER_TASK;
-                        let m = ROWS_PER_TASK.min(n - row0);
-                        let mut dots = vec![0i32; m * n_rows];
-                        (kt.i2s_gemm)(data, k, row0, &qs, &mut dots);
-                        (row0, dots)
-                    })
-                    .collect();
-                for (row0, dots) in blocks {
-                    let m = dots.len() / n_rows;
-                    for (t, a) in acts.iter().enumerate() {
-                        let y = &mut out[t * n + row0..t * n + row0 + m];
-                        for (y, &d) in y.iter_mut().zip(&dots[t * m..(t + 1) * m]) {
-                            *y = finish(d, a);
+                // Several tokens: each task reads its weight rows once for all of them
+                // (with tiles when the table has them and the batch fills them).
+                let tiles = kt.i2s_tiles.filter(|t| n_rows >= t.min_rows);
+                let (acts, packed, dots) = acts.i2s(tiles);
+                dots.resize(n * n_rows, 0);
+                let qs: Vec<&[i8]> = match packed {
+                    Some(_) => Vec::new(),
+                    None => acts.iter().map(|a| a.q.as_slice()).collect(),
+                };
+                // Tiles take taller panels: each pass over the activations then serves
+                // more weight rows.
+                let rows = match packed {
+                    Some(_) => TILE_TASK_ROWS,
+                    None => ROWS_PER_TASK,
+                };
+                // Task c owns rows c * rows .., as `dots[t * m + r]` in its block.
+                dots.par_chunks_mut(rows * n_rows)
+                    .enumerate()
+                    .for_each(|(c, block)| match (tiles, packed) {
+                        (Some(t), Some(p)) => (t.gemm)(data, k, c * rows, p, block),
+                        _ => (kt.i2s_gemm)(data, k, c * rows, &qs, block),
+                    });
+                let dots = &*dots;
+                out.par_chunks_mut(n)
+                    .zip(acts)
+                    .enumerate()
+                    .for_each(|(t, (y, a))| {
+                        for (c, block) in dots.chunks(rows * n_rows).enumerate() {
+                            let m = block.len() / n_rows;
+                            finish(&block[t * m..(t + 1) * m], a, &mut y[c * rows..][..m]);
                         }
-                    }
-                }
+                    });
             }
         }
         LinearFormat::Tq2_0 | LinearFormat::Tq1_0 => {

@@ -77,9 +77,7 @@ impl Model {
         let file = if params.use_mmap {
             GgufFile::open(path)?
         } else {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-            GgufFile::from_bytes_with(bytes, ReadOptions::default())?
+            GgufFile::open_copied(path, ReadOptions::default())?
         };
         Self::from_file(file, params, &mut report)
     }

@@ -133,6 +133,25 @@ pub(super) fn put<const R: usize>(out: &mut [i32], dots: [i32; R], sum: i32) {
     }
 }
 
+/// [`crate::kernels::scalar::i2s_finish`], eight lanes at a time (IEEE division and
+/// product per lane: the same results).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]) {
+    let n = dots.len().min(out.len());
+    let (a, w) = (_mm256_set1_ps(act_scale), _mm256_set1_ps(w_scale));
+    let mut i = 0;
+    // Loads and stores stay below n.
+    while i + 8 <= n {
+        let d = _mm256_cvtepi32_ps(_mm256_loadu_si256(dots.as_ptr().add(i).cast()));
+        _mm256_storeu_ps(
+            out.as_mut_ptr().add(i),
+            _mm256_mul_ps(_mm256_div_ps(d, a), w),
+        );
+        i += 8;
+    }
+    crate::kernels::scalar::i2s_finish(&dots[i..n], act_scale, w_scale, &mut out[i..n]);
+}
+
 /// [`crate::kernels::scalar::i2s_gemm`], up to [`GEMM_TILE`] activation rows per pass over
 /// the weights.
 #[target_feature(enable = "avx2,fma,f16c")]

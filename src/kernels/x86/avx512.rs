@@ -110,6 +110,24 @@ pub(super) unsafe fn i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &m
     }
 }
 
+/// [`crate::kernels::scalar::i2s_finish`], sixteen lanes at a time.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) unsafe fn i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]) {
+    let n = dots.len().min(out.len());
+    let (a, w) = (_mm512_set1_ps(act_scale), _mm512_set1_ps(w_scale));
+    let mut i = 0;
+    // Loads and stores stay below n.
+    while i + 16 <= n {
+        let d = _mm512_cvtepi32_ps(_mm512_loadu_si512(dots.as_ptr().add(i).cast()));
+        _mm512_storeu_ps(
+            out.as_mut_ptr().add(i),
+            _mm512_mul_ps(_mm512_div_ps(d, a), w),
+        );
+        i += 16;
+    }
+    crate::kernels::scalar::i2s_finish(&dots[i..n], act_scale, w_scale, &mut out[i..n]);
+}
+
 /// [`crate::kernels::scalar::i2s_gemm`], up to [`GEMM_TILE`] activation rows per pass over
 /// the weights.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
@@ -169,7 +187,7 @@ unsafe fn gemm_tile<const N: usize>(rows: &[u8], k: usize, qs: &[&[i8]], out: &m
 /// `order::reduce16`: lane `i` plus lane `i + 8`, then halving.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn reduce16(v: __m512) -> f32 {
+pub(super) unsafe fn reduce16(v: __m512) -> f32 {
     let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
     super::avx2::reduce16(_mm512_castps512_ps256(v), hi)
 }
@@ -177,7 +195,7 @@ unsafe fn reduce16(v: __m512) -> f32 {
 /// Sixteen f16 values at `p` widened exactly.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn load_f16(p: *const u16) -> __m512 {
+pub(super) unsafe fn load_f16(p: *const u16) -> __m512 {
     _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))
 }
 

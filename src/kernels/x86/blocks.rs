@@ -66,18 +66,26 @@ pub(super) unsafe fn q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0],
     }
 }
 
-/// Per Q8_K block, the sums of `q` over elements `32u .. 32u + 32` as lane `u`.
+thread_local! {
+    /// [`block_sums`]' buffer, handed back after each call so that a decode step does not
+    /// allocate.
+    static BLOCK_SUMS: std::cell::Cell<Vec<[i32; 8]>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Per Q8_K block, the sums of `q` over elements `32u .. 32u + 32` as lane `u`, in this
+/// thread's reused buffer (return it with `BLOCK_SUMS.set`).
 fn block_sums(a: &[BlockQ8K]) -> Vec<[i32; 8]> {
-    a.iter()
-        .map(|b| {
-            std::array::from_fn(|u| {
-                b.qs[32 * u..32 * (u + 1)]
-                    .iter()
-                    .map(|&q| i32::from(q))
-                    .sum()
-            })
+    let mut sums = BLOCK_SUMS.take();
+    sums.clear();
+    sums.extend(a.iter().map(|b| {
+        std::array::from_fn(|u| {
+            b.qs[32 * u..32 * (u + 1)]
+                .iter()
+                .map(|&q| i32::from(q))
+                .sum()
         })
-        .collect()
+    }));
+    sums
 }
 
 /// The shared tail of the ternary kernels: with `s` the int16 sums of `code * q` over the
@@ -126,6 +134,7 @@ pub(super) unsafe fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K],
         }
         *o = hsum8(acc);
     }
+    BLOCK_SUMS.set(bsums);
 }
 
 /// Trits (0..=2) of the bytes of `v`: `((u8)(byte * mult) * 3) >> 8`, with `mult` given
@@ -188,4 +197,5 @@ pub(super) unsafe fn tq1_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K],
         }
         *o = hsum8(acc);
     }
+    BLOCK_SUMS.set(bsums);
 }

@@ -12,8 +12,14 @@ mod avx2;
 // Built only by compilers that have the AVX-512 intrinsics (1.89+), whatever rust-version says.
 #[cfg(bitnet_avx512)]
 #[clippy::msrv = "1.89"]
+mod amx;
+#[cfg(bitnet_avx512)]
+#[clippy::msrv = "1.89"]
 mod avx512;
 mod blocks;
+#[cfg(bitnet_avx512)]
+#[clippy::msrv = "1.89"]
+mod rows;
 
 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
@@ -37,6 +43,7 @@ macro_rules! entries {
 entries! { avx2_entry:
     avx2::i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
     avx2::i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]);
+    avx2::i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]);
     blocks::tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8K], out: &mut [f32]);
     blocks::tq1_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8K], out: &mut [f32]);
     blocks::q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8_0], out: &mut [f32]);
@@ -52,6 +59,8 @@ static AVX2: Kernels = Kernels {
     name: "avx2",
     i2s_dots: avx2_entry::i2s_dots,
     i2s_gemm: avx2_entry::i2s_gemm,
+    i2s_tiles: None,
+    i2s_finish: avx2_entry::i2s_finish,
     tq2_0_dots: avx2_entry::tq2_0_dots,
     tq1_0_dots: avx2_entry::tq1_0_dots,
     q8_0_dots: avx2_entry::q8_0_dots,
@@ -60,8 +69,41 @@ static AVX2: Kernels = Kernels {
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx2_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
+    rows_f16_ggml: avx2_rows::f16_ggml,
+    rows_f16_f16_tiled: avx2_rows::f16_f16_tiled,
+    rows_f16_f32_tiled: avx2_rows::f16_f32_tiled,
     expf: order::expf_ggml,
 };
+
+/// The AVX2 table's many-row dots: its single dots, one pair of rows at a time.
+mod avx2_rows {
+    use super::avx2_entry as e;
+    use crate::kernels::order::rows_via;
+
+    pub(super) fn f16_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
+        rows_via(e::dot_f16_ggml, a, a_stride, b, len, out);
+    }
+
+    pub(super) fn f16_f16_tiled(
+        a: &[u16],
+        a_stride: usize,
+        b: &[u16],
+        len: usize,
+        out: &mut [f32],
+    ) {
+        rows_via(e::dot_f16_f16_tiled, a, a_stride, b, len, out);
+    }
+
+    pub(super) fn f16_f32_tiled(
+        a: &[u16],
+        a_stride: usize,
+        b: &[f32],
+        len: usize,
+        out: &mut [f32],
+    ) {
+        rows_via(e::dot_f16_f32_tiled, a, a_stride, b, len, out);
+    }
+}
 
 fn has_avx2() -> bool {
     is_x86_feature_detected!("avx2")
@@ -73,6 +115,10 @@ fn has_avx2() -> bool {
 entries! { avx512_entry:
     avx512::i2s_dots(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
     avx512::i2s_gemm(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]);
+    avx512::i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]);
+    rows::rows_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+    rows::rows_f16_f16_tiled(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
+    rows::rows_f16_f32_tiled(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]);
     avx512::dot_f16_ggml(x: &[u16], y: &[u16]) -> f32;
     avx512::dot_f32_ggml(x: &[f32], y: &[f32]) -> f32;
     avx512::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
@@ -87,6 +133,8 @@ static AVX512: Kernels = Kernels {
     name: "avx512",
     i2s_dots: avx512_entry::i2s_dots,
     i2s_gemm: avx512_entry::i2s_gemm,
+    i2s_tiles: None,
+    i2s_finish: avx512_entry::i2s_finish,
     tq2_0_dots: avx2_entry::tq2_0_dots,
     tq1_0_dots: avx2_entry::tq1_0_dots,
     q8_0_dots: avx2_entry::q8_0_dots,
@@ -95,7 +143,32 @@ static AVX512: Kernels = Kernels {
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx512_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
+    rows_f16_ggml: avx512_entry::rows_ggml,
+    rows_f16_f16_tiled: avx512_entry::rows_f16_f16_tiled,
+    rows_f16_f32_tiled: avx512_entry::rows_f16_f32_tiled,
     expf: order::expf_ggml,
+};
+
+#[cfg(bitnet_avx512)]
+entries! { amx_entry:
+    amx::gemm(w: &[u8], k: usize, row0: usize, acts: &crate::kernels::tiles::I8Tiles, out: &mut [i32]);
+}
+
+/// AMX tiles for prompt batches of 32 tokens or more (fewer waste most of each tile pair).
+#[cfg(bitnet_avx512)]
+static AMX_TILES: crate::kernels::tiles::I2sTiles = crate::kernels::tiles::I2sTiles {
+    min_rows: 32,
+    group_multiple: 2,
+    gemm: amx_entry::gemm,
+};
+
+/// The `avx512` table with AMX-INT8 tiles for prompts (decode stays on `vpdpbusd`: one
+/// token per weight read is memory-bound either way).
+#[cfg(bitnet_avx512)]
+static AMX: Kernels = Kernels {
+    name: "amx",
+    i2s_tiles: Some(&AMX_TILES),
+    ..AVX512
 };
 
 #[cfg(bitnet_avx512)]
@@ -116,6 +189,9 @@ pub(super) fn tables() -> Vec<&'static Kernels> {
     #[cfg(bitnet_avx512)]
     if has_avx512() {
         t.push(&AVX512);
+        if amx::usable() {
+            t.push(&AMX);
+        }
     }
     t
 }
