@@ -11,8 +11,9 @@ use rayon::prelude::*;
 /// BitNet b1.58 2B-4T: the model width and the FFN width.
 pub const N_EMBD: usize = 2560;
 pub const N_FF: usize = 6912;
-/// Output rows per parallel task, as src/model/linear.rs splits them.
+/// Output rows per parallel task, as src/model/linear.rs splits them (with tiles: taller).
 pub const ROWS_PER_TASK: usize = 64;
+pub const TILE_TASK_ROWS: usize = 128;
 
 /// Bytes the copies of a matrix fill: more than the last-level cache this machine reports
 /// (480 MiB), as the 1.2 GB of 2B-4T weights read for every decoded token are.

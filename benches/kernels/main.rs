@@ -7,19 +7,34 @@ mod record;
 
 use std::time::Duration;
 
+use bitnet::kernels::tiles::I8Tiles;
 use bitnet::kernels::{self, act, ActI8, Kernels};
 use bitnet::quant::{q8_0, tq1_0, tq2_0};
 use criterion::Criterion;
 use rayon::prelude::*;
 
-use data::{Matrix, N_EMBD, N_FF, ROWS_PER_TASK};
+use data::{Matrix, N_EMBD, N_FF, ROWS_PER_TASK, TILE_TASK_ROWS};
 use record::{Baseline, Group, Work};
 
-/// The table the model picks: the fastest, listed last.
-fn best() -> &'static Kernels {
+/// The tables whose entry `entry` is a kernel of its own, slowest first: a table that
+/// reuses an earlier table's kernel (avx512 keeps avx2's block-format dots, amx is avx512
+/// plus tiles) is not measured again.
+fn tables(entry: impl Fn(&Kernels) -> usize) -> Vec<&'static Kernels> {
+    let mut seen = Vec::new();
     kernels::available()
-        .pop()
-        .expect("the scalar table is always available")
+        .into_iter()
+        .filter(|t| {
+            let f = entry(t);
+            let new = !seen.contains(&f);
+            seen.push(f);
+            new
+        })
+        .collect()
+}
+
+/// The fastest of `tables` (the last).
+fn fastest(tables: &[&'static Kernels]) -> &'static Kernels {
+    tables.last().expect("the scalar table is always available")
 }
 
 fn i8_act(k: usize, seed: u64) -> ActI8 {
@@ -47,7 +62,8 @@ fn i2s_matvec(g: &mut Group<'_>, m: &Matrix, rows: usize, k: usize, cold: bool) 
     let a = i8_act(k, 3);
     let mut out = vec![0i32; rows];
     let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(cold)));
-    for t in kernels::available() {
+    let tables = tables(|t| t.i2s_dots as usize);
+    for &t in &tables {
         g.bench(
             &format!("{shape}/{}", t.name),
             bytes,
@@ -66,7 +82,7 @@ fn i2s_matvec(g: &mut Group<'_>, m: &Matrix, rows: usize, k: usize, cold: bool) 
     let mut read2 = g.baseline(&format!("{shape}/read_2t"), bytes, || {
         data::read_par(m.get(cold), chunk)
     });
-    let t = best();
+    let t = fastest(&tables);
     g.bench(
         &format!("{shape}/{}_2t", t.name),
         bytes,
@@ -95,11 +111,28 @@ fn i2s_gemm(c: &mut Criterion) {
         let qs: Vec<&[i8]> = acts.iter().map(|a| a.q.as_slice()).collect();
         let ops = Work::Ops(2 * rows * k * tokens);
         let mut dots = vec![0i32; ROWS_PER_TASK * tokens];
-        for t in kernels::available() {
+        for t in tables(|t| t.i2s_gemm as usize) {
             let id = format!("{rows}x{k}/{tokens}_tokens/{}", t.name);
             g.bench(&id, ops, peak.as_mut(), || {
                 for row0 in (0..rows).step_by(ROWS_PER_TASK) {
                     (t.i2s_gemm)(m.get(false), k, row0, &qs, &mut dots);
+                }
+                dots[0]
+            });
+        }
+        // Tile kernels, from the batch size the model uses them at, on activations packed
+        // beforehand (the model packs each projection input once for all its matrices).
+        for t in kernels::available() {
+            let Some(tiles) = t.i2s_tiles.filter(|x| tokens >= x.min_rows) else {
+                continue;
+            };
+            let mut packed = I8Tiles::default();
+            packed.pack(&acts, k, tiles.group_multiple);
+            let mut dots = vec![0i32; TILE_TASK_ROWS * tokens];
+            let id = format!("{rows}x{k}/{tokens}_tokens/{}_tiles", t.name);
+            g.bench(&id, ops, peak.as_mut(), || {
+                for row0 in (0..rows).step_by(TILE_TASK_ROWS) {
+                    (tiles.gemm)(m.get(false), k, row0, &packed, &mut dots);
                 }
                 dots[0]
             });
@@ -141,7 +174,7 @@ fn block_dots<A>(
         let bytes = Work::Bytes(len);
         let mut out = vec![0f32; rows];
         let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(cold)));
-        for t in kernels::available() {
+        for t in tables(|t| dots(t) as usize) {
             g.bench(
                 &format!("{shape}/{}", t.name),
                 bytes,
@@ -198,13 +231,14 @@ fn lm_head_f16(c: &mut Criterion) {
     let x16: Vec<u16> = x.iter().map(|&v| bitnet::quant::f16::from_f32(v)).collect();
     let mut out = vec![0f32; rows];
     let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(true)));
-    for t in kernels::available() {
+    let ggml = tables(|t| t.dot_f16_ggml as usize);
+    for &t in &ggml {
         let id = format!("{shape}/dot_f16_ggml/{}", t.name);
         g.bench(&id, bytes, Some(&mut read), || {
             f16_rows(m.get(true), k, &x16, t.dot_f16_ggml, &mut out)
         });
     }
-    for t in kernels::available() {
+    for t in tables(|t| t.dot_f16_f32_tiled as usize) {
         let id = format!("{shape}/dot_f16_f32_tiled/{}", t.name);
         g.bench(&id, bytes, Some(&mut read), || {
             f16_rows(m.get(true), k, &x, t.dot_f16_f32_tiled, &mut out)
@@ -214,7 +248,7 @@ fn lm_head_f16(c: &mut Criterion) {
     let mut read2 = g.baseline(&format!("{shape}/read_2t"), bytes, || {
         data::read_par(m.get(true), ROWS_PER_TASK * k * 2)
     });
-    let t = best();
+    let t = fastest(&ggml);
     g.bench(
         &format!("{shape}/dot_f16_ggml/{}_2t", t.name),
         bytes,
@@ -227,6 +261,79 @@ fn lm_head_f16(c: &mut Criterion) {
             out[0]
         },
     );
+    g.finish();
+}
+
+/// 2B-4T attention: KV heads of 128, each shared by 4 query heads, at a 4096-token context.
+const KV_HEADS: usize = 5;
+const HEAD: usize = 128;
+const GROUP: usize = 4;
+const N_KV: usize = 4096;
+
+/// How attention walks one layer's cache per KV head: head `h`'s rows start at element
+/// `h * head_step`, lie `stride` apart and are `len` long.
+struct KvPass {
+    head_step: usize,
+    stride: usize,
+    len: usize,
+}
+
+impl KvPass {
+    fn run<B>(&self, cache: &[u8], b: &[B], rows: RowsFn<B>, out: &mut [f32]) -> f32 {
+        let c = data::as_f16(cache);
+        for h in 0..KV_HEADS {
+            rows(&c[h * self.head_step..], self.stride, b, self.len, out);
+        }
+        out[0]
+    }
+}
+
+/// The shape of `Kernels::rows_*` for rows `B`.
+type RowsFn<B> = fn(&[u16], usize, &[B], usize, &mut [f32]);
+
+/// Attention's dots over the cache of one layer at 4096 tokens (K and V, 4096 x 640 f16 each,
+/// 5.2 MB, from memory as in decode): the K pass (each cached K row against the 4 query rows
+/// of its heads) and the V pass (the transposed V rows against 4 probability rows).
+fn attn_rows(c: &mut Criterion) {
+    let mut g = Group::new(c, "attn_rows");
+    let e_kv = KV_HEADS * HEAD;
+    let m = Matrix::new(N_KV * e_kv * 2, move || data::f16(N_KV * e_kv, 10));
+    let bytes = Work::Bytes(m.len());
+    let k_pass = KvPass {
+        head_step: HEAD,
+        stride: e_kv,
+        len: HEAD,
+    };
+    let v_pass = KvPass {
+        head_step: HEAD * N_KV,
+        stride: N_KV,
+        len: N_KV,
+    };
+    for (name, pass, b_len) in [("k", &k_pass, HEAD), ("v", &v_pass, N_KV)] {
+        let b = data::activations(GROUP * b_len, 11);
+        let b16: Vec<u16> = b.iter().map(|&v| bitnet::quant::f16::from_f32(v)).collect();
+        let mut out = vec![0f32; GROUP * N_KV * HEAD / b_len];
+        let shape = format!("{N_KV}x{e_kv}_{name}");
+        let mut read = g.baseline(&format!("{shape}/read"), bytes, || data::read(m.get(true)));
+        for t in tables(|t| t.rows_f16_ggml as usize) {
+            let id = format!("{shape}/rows_f16_ggml/{}", t.name);
+            g.bench(&id, bytes, Some(&mut read), || {
+                pass.run(m.get(true), &b16, t.rows_f16_ggml, &mut out)
+            });
+        }
+        for t in tables(|t| t.rows_f16_f16_tiled as usize) {
+            let id = format!("{shape}/rows_f16_f16_tiled/{}", t.name);
+            g.bench(&id, bytes, Some(&mut read), || {
+                pass.run(m.get(true), &b16, t.rows_f16_f16_tiled, &mut out)
+            });
+        }
+        for t in tables(|t| t.rows_f16_f32_tiled as usize) {
+            let id = format!("{shape}/rows_f16_f32_tiled/{}", t.name);
+            g.bench(&id, bytes, Some(&mut read), || {
+                pass.run(m.get(true), &b, t.rows_f16_f32_tiled, &mut out)
+            });
+        }
+    }
     g.finish();
 }
 
@@ -271,6 +378,7 @@ fn main() {
     i2s_gemm(&mut c);
     block_formats(&mut c);
     lm_head_f16(&mut c);
+    attn_rows(&mut c);
     act_quantizers(&mut c);
     c.final_summary();
     record::print_summary();
