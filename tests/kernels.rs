@@ -186,6 +186,101 @@ fn float_dots_equal_scalar_bit_for_bit() {
     }
 }
 
+/// Equal bits, or both NaN (the kernels produce the same NaN, but its payload is not part
+/// of any reference's contract).
+fn same_float(got: f32, want: f32) -> bool {
+    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan())
+}
+
+#[test]
+fn expf_equals_scalar_bit_for_bit() {
+    let mut rng = Rng(7);
+    // A sweep over the finite range, random values, and the edges: overflow near 88.7,
+    // results turning subnormal below -87.3 and zero below -103.9, the |n| > 192 cut-off.
+    let mut xs: Vec<f32> = (-3000..3000).map(|i| i as f32 / 16.0).collect();
+    xs.extend((0..20_000).map(|_| rng.f32() * 0.5));
+    let edges = [
+        88.72, 88.73, -87.33, -87.34, -103.97, -103.98, -133.0, -134.0, 133.0, 134.0,
+    ];
+    for e in edges {
+        xs.extend((-64..64).map(|i| e + i as f32 * 1e-3));
+    }
+    xs.extend([
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN,
+    ]);
+    xs.extend([f32::MIN_POSITIVE, -1e-30, 1e-45, 5e6, -5e6]);
+    for t in kernels::available() {
+        for &x in &xs {
+            let (got, want) = ((t.expf)(x), (SCALAR.expf)(x));
+            assert!(
+                same_float(got, want),
+                "{} expf({x:e}): {got:e} vs {want:e}",
+                t.name
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_equals_scalar_bit_for_bit() {
+    let mut rng = Rng(8);
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for n in FLOAT_LENGTHS.into_iter().chain([32, 128, 256, 4096]) {
+        // Attention-like scores, wide ones (exponentials underflow to subnormals and 0),
+        // a causal mask (-inf from some cell on), ties and repeated maxima.
+        rows.push(rng.f32s(n));
+        rows.push(rng.f32s(n).iter().map(|v| v * 4.0).collect());
+        let cut = n / 3;
+        rows.push(
+            (0..n)
+                .map(|i| {
+                    if i < cut.max(1) {
+                        rng.f32()
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
+                .collect(),
+        );
+        rows.push((0..n).map(|i| (i % 5) as f32 * 0.5).collect());
+        rows.push(
+            (0..n)
+                .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
+                .collect(),
+        );
+    }
+    // Degenerate rows: all masked (NaN out), a NaN score, an infinite score.
+    rows.push(vec![f32::NEG_INFINITY; 48]);
+    let mut with_nan = rng.f32s(40);
+    with_nan[17] = f32::NAN;
+    rows.push(with_nan);
+    let mut with_inf = rng.f32s(40);
+    with_inf[3] = f32::INFINITY;
+    rows.push(with_inf);
+    for t in kernels::available() {
+        for row in &rows {
+            let mut want = row.clone();
+            let mut got = row.clone();
+            (SCALAR.softmax)(&mut want);
+            (t.softmax)(&mut got);
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    same_float(g, w),
+                    "{} softmax n={} [{i}]: {g:e} vs {w:e}",
+                    t.name,
+                    row.len()
+                );
+            }
+        }
+    }
+}
+
 /// A random f16 block scale, either sign.
 fn scale_bits(rng: &mut Rng) -> [u8; 2] {
     f16::from_f32(rng.f32() * 0.05).to_le_bytes()

@@ -54,6 +54,8 @@ pub struct Kernels {
     pub dot_f32_tiled: fn(&[f32], &[f32]) -> f32,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
+    /// A whole softmax row, in place ([`order::softmax_ggml`]).
+    pub softmax: fn(&mut [f32]),
 }
 
 /// The scalar reference table.
@@ -70,6 +72,7 @@ pub static SCALAR: Kernels = Kernels {
     dot_f16_f16_tiled: order::dot_f16_f16_tiled,
     dot_f32_tiled: order::dot_f32_tiled,
     expf: order::expf_ggml,
+    softmax: order::softmax_ggml,
 };
 
 /// The table for this process, chosen once: the fastest one the CPU supports, unless the

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::forward::{KvBuffers, UBatch};
 use super::linear::tiled;
 use super::{Model, Recipe};
-use crate::kernels::{self, Kernels};
+use crate::kernels::Kernels;
 use crate::quant::f16;
 
 /// Writes the batch's K and V rows, rounded to f16, into their cells.
@@ -116,7 +116,7 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
             };
             *p = dot * sh.kq_scale + mask[c];
         }
-        softmax_ggml(&mut s.probs, kt);
+        (kt.softmax)(&mut s.probs);
         let o = &mut o[h * hd..(h + 1) * hd];
         let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
         if sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp {
@@ -136,32 +136,5 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
                 };
             }
         }
-    }
-}
-
-/// ggml_soft_max (after scale and mask): max, exp(x - max) with the AVX-512 exponential
-/// over whole 16-lane chunks (libm expf for the rest), the sum in double chunk by chunk,
-/// then a multiply by `(float)(1 / sum)`.
-pub(super) fn softmax_ggml(x: &mut [f32], kt: &Kernels) {
-    let max = x
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    let mut sum = 0.0f64;
-    let n16 = x.len() / 16 * 16;
-    for chunk in x[..n16].chunks_exact_mut(16) {
-        let mut lanes = [0.0f32; 16];
-        for (l, v) in lanes.iter_mut().zip(chunk.iter_mut()) {
-            *v = (kt.expf)(*v - max);
-            *l = *v;
-        }
-        sum += f64::from(kernels::order::reduce16(&lanes));
-    }
-    for v in &mut x[n16..] {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
-    }
-    let inv = (1.0 / sum) as f32;
-    for v in x.iter_mut() {
-        *v *= inv;
     }
 }

@@ -14,10 +14,13 @@ mod avx2;
 #[clippy::msrv = "1.89"]
 mod avx512;
 mod blocks;
+mod softmax;
+#[cfg(bitnet_avx512)]
+use softmax::avx512 as softmax512;
 
 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
-use super::{order, Kernels};
+use super::Kernels;
 
 /// Safe entry points over the unsafe kernels of one ISA.
 macro_rules! entries {
@@ -45,6 +48,8 @@ entries! { avx2_entry:
     avx2::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
     avx2::dot_f16_f16_tiled(a: &[u16], b: &[u16]) -> f32;
     avx2::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
+    softmax::expf(x: f32) -> f32;
+    softmax::softmax_avx2(x: &mut [f32]);
 }
 
 /// AVX2 + FMA + F16C.
@@ -60,7 +65,8 @@ static AVX2: Kernels = Kernels {
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx2_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
-    expf: order::expf_ggml,
+    expf: avx2_entry::expf,
+    softmax: avx2_entry::softmax_avx2,
 };
 
 fn has_avx2() -> bool {
@@ -78,6 +84,7 @@ entries! { avx512_entry:
     avx512::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
     avx512::dot_f16_f16_tiled(a: &[u16], b: &[u16]) -> f32;
     avx512::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
+    softmax512::softmax(x: &mut [f32]);
 }
 
 /// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). The block formats keep the AVX2 kernels: their
@@ -95,7 +102,8 @@ static AVX512: Kernels = Kernels {
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx512_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
-    expf: order::expf_ggml,
+    expf: avx2_entry::expf,
+    softmax: avx512_entry::softmax,
 };
 
 #[cfg(bitnet_avx512)]
