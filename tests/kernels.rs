@@ -1,7 +1,7 @@
 //! Every kernel table this CPU supports against the scalar table: exact integers, and float
 //! results equal bit for bit (the float kernels must keep the scalar accumulation order).
 
-use bitnet::kernels::{self, BlockQ8K, BlockQ8_0, Kernels, SCALAR};
+use bitnet::kernels::{self, ActI8, BlockQ8K, BlockQ8_0, Kernels, SCALAR};
 use bitnet::quant::f16;
 
 /// splitmix64: small, deterministic test data.
@@ -277,6 +277,71 @@ fn softmax_equals_scalar_bit_for_bit() {
                     row.len()
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn quantize_i8_equals_scalar() {
+    let mut rng = Rng(9);
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for n in [
+        0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 2560, 2561, 6912,
+    ] {
+        rows.push(rng.f32s(n));
+        rows.push(vec![0.0; n]);
+        rows.push(vec![-0.0; n]);
+        // max 127 (s = 1) and max 254 (s = 0.5): x * s lands exactly on halves, which
+        // round to even, and on the clamp's edges.
+        rows.push(
+            (0..n)
+                .map(|i| (i % 255) as f32 - 127.0 + 0.5 * (i % 2) as f32)
+                .collect(),
+        );
+        rows.push(
+            (0..n)
+                .map(|i| {
+                    if i == n / 2 {
+                        254.0
+                    } else {
+                        (i % 255) as f32 - 127.0
+                    }
+                })
+                .collect(),
+        );
+        // Huge and tiny magnitudes (the 1e-5 floor, subnormals), and a single outlier.
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e30).collect());
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e-8).collect());
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e-40).collect());
+        let mut outlier = rng.f32s(n);
+        if n > 0 {
+            outlier[n - 1] = -3.0e4;
+        }
+        rows.push(outlier);
+    }
+    for special in [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ] {
+        for at in [0, 5, 31, 40] {
+            let mut row = rng.f32s(41);
+            row[at] = special;
+            rows.push(row);
+        }
+    }
+    for t in kernels::available() {
+        for row in &rows {
+            let (mut want, mut got) = (ActI8::default(), ActI8::default());
+            got.q = vec![99; 3]; // stale contents must not leak through
+            (SCALAR.quantize_i8)(row, &mut want);
+            (t.quantize_i8)(row, &mut got);
+            let what = format!("{} n={} first={:?}", t.name, row.len(), row.first());
+            assert_eq!(got.q, want.q, "{what}");
+            assert_eq!(got.scale.to_bits(), want.scale.to_bits(), "{what}");
+            assert_eq!(got.sum, want.sum, "{what}");
         }
     }
 }

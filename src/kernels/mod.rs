@@ -56,6 +56,8 @@ pub struct Kernels {
     pub expf: fn(f32) -> f32,
     /// A whole softmax row, in place ([`order::softmax_ggml`]).
     pub softmax: fn(&mut [f32]),
+    /// bitnet.cpp's per-row int8 activation quantizer ([`act::quantize_i8_absmax`]).
+    pub quantize_i8: fn(&[f32], &mut ActI8),
 }
 
 /// The scalar reference table.
@@ -73,6 +75,7 @@ pub static SCALAR: Kernels = Kernels {
     dot_f32_tiled: order::dot_f32_tiled,
     expf: order::expf_ggml,
     softmax: order::softmax_ggml,
+    quantize_i8: act::quantize_i8_absmax,
 };
 
 /// The table for this process, chosen once: the fastest one the CPU supports, unless the

@@ -48,12 +48,13 @@ impl<'a> Acts<'a> {
         if !self.have_i8 {
             let n = self.n_rows();
             self.i8.resize_with(n, ActI8::default);
+            let quantize = kernels::get().quantize_i8;
             // Rows are independent; several (a prompt) are quantized in parallel.
             self.i8[..n]
                 .par_iter_mut()
                 .zip(self.x.par_chunks_exact(self.width))
                 .with_min_len(4)
-                .for_each(|(a, row)| act::quantize_i8_absmax(row, a));
+                .for_each(|(a, row)| quantize(row, a));
             self.have_i8 = true;
         }
         &self.i8[..self.n_rows()]

@@ -8,6 +8,7 @@
 //! stabilised then); `build.rs` sets `bitnet_avx512` on such compilers, and older ones build
 //! only the AVX2 table.
 
+mod act;
 mod avx2;
 // Built only by compilers that have the AVX-512 intrinsics (1.89+), whatever rust-version says.
 #[cfg(bitnet_avx512)]
@@ -15,6 +16,8 @@ mod avx2;
 mod avx512;
 mod blocks;
 mod softmax;
+#[cfg(bitnet_avx512)]
+use act::avx512 as act512;
 #[cfg(bitnet_avx512)]
 use softmax::avx512 as softmax512;
 
@@ -50,6 +53,7 @@ entries! { avx2_entry:
     avx2::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
     softmax::expf(x: f32) -> f32;
     softmax::softmax_avx2(x: &mut [f32]);
+    act::quantize_i8_avx2(x: &[f32], out: &mut crate::kernels::ActI8);
 }
 
 /// AVX2 + FMA + F16C.
@@ -67,6 +71,7 @@ static AVX2: Kernels = Kernels {
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
     expf: avx2_entry::expf,
     softmax: avx2_entry::softmax_avx2,
+    quantize_i8: avx2_entry::quantize_i8_avx2,
 };
 
 fn has_avx2() -> bool {
@@ -85,6 +90,7 @@ entries! { avx512_entry:
     avx512::dot_f16_f16_tiled(a: &[u16], b: &[u16]) -> f32;
     avx512::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
     softmax512::softmax(x: &mut [f32]);
+    act512::quantize_i8(x: &[f32], out: &mut crate::kernels::ActI8);
 }
 
 /// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). The block formats keep the AVX2 kernels: their
@@ -104,6 +110,7 @@ static AVX512: Kernels = Kernels {
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
     expf: avx2_entry::expf,
     softmax: avx512_entry::softmax,
+    quantize_i8: avx512_entry::quantize_i8,
 };
 
 #[cfg(bitnet_avx512)]
