@@ -79,8 +79,8 @@ pub(super) fn attention(
         tiled_kqv: tiled(recipe, n_tok, n_kv, hd)
             && (recipe == Recipe::BitnetCpp || recipe.tiles_f16_pairs()),
     };
-    out.clear();
-    out.resize(n_tok * e, 0.0);
+    // attend_token writes every head of every row.
+    super::resize_for_overwrite(out, n_tok * e);
     if n_tok == 1 {
         attend_token(&sh, 0, out, scratch);
     } else {

@@ -214,8 +214,7 @@ fn embed(model: &Model, tokens: &[u32], x: &mut Vec<f32>) -> Result<()> {
     let e = hp.n_embd;
     let emb = &model.weights().tok_embd;
     let data = model.tensor_data(emb.tensor);
-    x.clear();
-    x.resize(tokens.len() * e, 0.0);
+    super::resize_for_overwrite(x, tokens.len() * e); // every row is written below
     for (row, &tok) in x.chunks_exact_mut(e).zip(tokens) {
         let t = tok as usize;
         match emb.format {
@@ -237,8 +236,7 @@ fn embed(model: &Model, tokens: &[u32], x: &mut Vec<f32>) -> Result<()> {
 /// ggml_rms_norm then ggml_mul by the weight: sum of squares in double (each square in
 /// float), `mean` cast to float, `scale = 1 / sqrtf(mean + eps)`, `y = (x * scale) * w`.
 fn rms_norm_rows(x: &[f32], width: usize, eps: f32, w: &[f32], out: &mut Vec<f32>) {
-    out.clear();
-    out.resize(x.len(), 0.0);
+    super::resize_for_overwrite(out, x.len()); // every row is written below
     x.par_chunks_exact(width)
         .zip(out.par_chunks_exact_mut(width))
         .with_min_len(4)

@@ -84,8 +84,8 @@ pub(super) fn linear(
     let n_rows = acts.n_rows();
     let data = model.tensor_data(w.tensor);
     let (k, n) = (w.n_in, w.n_out);
-    out.clear();
-    out.resize(n_rows * n, 0.0);
+    // Every branch below writes every output.
+    super::resize_for_overwrite(out, n_rows * n);
     match w.format {
         LinearFormat::I2s { scale } => {
             let acts = acts.int8();
