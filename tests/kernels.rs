@@ -186,6 +186,52 @@ fn float_dots_equal_scalar_bit_for_bit() {
     }
 }
 
+#[test]
+fn row_dots_equal_scalar_bit_for_bit() {
+    let mut rng = Rng(10);
+    for t in kernels::available() {
+        for k in FLOAT_LENGTHS {
+            for (m, pad) in [(0, 0), (1, 0), (3, 5), (4, 0), (5, 16), (9, 1), (128, 7)] {
+                let stride = k + pad;
+                // The last row ends exactly at the end of the buffer.
+                let len = if m == 0 { 0 } else { (m - 1) * stride + k };
+                let rows: Vec<u16> = rng.f32s(len).iter().map(|&v| f16::from_f32(v)).collect();
+                let y = rng.f32s(k);
+                let y16: Vec<u16> = y.iter().map(|&v| f16::from_f32(v)).collect();
+                let what = |f: &str| format!("{} {f} k={k} m={m} stride={stride}", t.name);
+                let check = |got: &[f32], single: &dyn Fn(&[u16]) -> f32, f: &str| {
+                    for (r, &g) in got.iter().enumerate() {
+                        let want = single(&rows[r * stride..r * stride + k]);
+                        assert_bits(g, want, &format!("{} row {r}", what(f)));
+                    }
+                };
+                let mut got = vec![f32::NAN; m];
+                (t.dot_f16_ggml_rows)(&rows, stride, &y16, &mut got);
+                check(
+                    &got,
+                    &|x| (SCALAR.dot_f16_ggml)(x, &y16),
+                    "dot_f16_ggml_rows",
+                );
+                if k % 16 != 0 {
+                    continue; // the tiled order is defined for whole 16s only
+                }
+                (t.dot_f16_f16_tiled_rows)(&rows, stride, &y16, &mut got);
+                check(
+                    &got,
+                    &|x| (SCALAR.dot_f16_f16_tiled)(x, &y16),
+                    "dot_f16_f16_tiled_rows",
+                );
+                (t.dot_f16_f32_tiled_rows)(&rows, stride, &y, &mut got);
+                check(
+                    &got,
+                    &|x| (SCALAR.dot_f16_f32_tiled)(x, &y),
+                    "dot_f16_f32_tiled_rows",
+                );
+            }
+        }
+    }
+}
+
 /// Equal bits, or both NaN (the kernels produce the same NaN, but its payload is not part
 /// of any reference's contract).
 fn same_float(got: f32, want: f32) -> bool {

@@ -33,6 +33,10 @@ pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut
 /// Dots of Q8_0 rows with a Q8_0 activation row.
 pub type Q80Dots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]);
 
+/// Dots of f16 rows `stride` apart with one row `y`: `out[r] = dot(rows[r * stride..][..
+/// y.len()], y)`.
+pub type DotRows<Y> = fn(rows: &[u16], stride: usize, y: &[Y], out: &mut [f32]);
+
 /// The kernel table.
 pub struct Kernels {
     /// Short name for logs and benchmarks.
@@ -52,6 +56,11 @@ pub struct Kernels {
     pub dot_f16_f32_tiled: fn(&[u16], &[f32]) -> f32,
     pub dot_f16_f16_tiled: fn(&[u16], &[u16]) -> f32,
     pub dot_f32_tiled: fn(&[f32], &[f32]) -> f32,
+    /// The same dots over rows `stride` apart ([`order::dot_rows`]): attention's per-head
+    /// products.
+    pub dot_f16_ggml_rows: DotRows<u16>,
+    pub dot_f16_f16_tiled_rows: DotRows<u16>,
+    pub dot_f16_f32_tiled_rows: DotRows<f32>,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
     /// A whole softmax row, in place ([`order::softmax_ggml`]).
@@ -73,6 +82,9 @@ pub static SCALAR: Kernels = Kernels {
     dot_f16_f32_tiled: order::dot_f16_f32_tiled,
     dot_f16_f16_tiled: order::dot_f16_f16_tiled,
     dot_f32_tiled: order::dot_f32_tiled,
+    dot_f16_ggml_rows: order::dot_f16_ggml_rows,
+    dot_f16_f16_tiled_rows: order::dot_f16_f16_tiled_rows,
+    dot_f16_f32_tiled_rows: order::dot_f16_f32_tiled_rows,
     expf: order::expf_ggml,
     softmax: order::softmax_ggml,
     quantize_i8: act::quantize_i8_absmax,

@@ -109,6 +109,37 @@ pub fn dot_f32_tiled(a: &[f32], b: &[f32]) -> f32 {
     reduce16(&acc)
 }
 
+/// `out[r] = dot(rows[r * stride..][..y.len()], y)` for every `r`: the products of one
+/// attention head (K rows against q, V rows against the probabilities), so that a kernel
+/// table is called once per head instead of once per row.
+#[inline(always)]
+pub fn dot_rows<X, Y>(
+    rows: &[X],
+    stride: usize,
+    y: &[Y],
+    out: &mut [f32],
+    dot: impl Fn(&[X], &[Y]) -> f32,
+) {
+    for (r, o) in out.iter_mut().enumerate() {
+        *o = dot(&rows[r * stride..r * stride + y.len()], y);
+    }
+}
+
+/// [`dot_f16_ggml`] of each row ([`dot_rows`]).
+pub fn dot_f16_ggml_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]) {
+    dot_rows(rows, stride, y, out, dot_f16_ggml);
+}
+
+/// [`dot_f16_f16_tiled`] of each row ([`dot_rows`]).
+pub fn dot_f16_f16_tiled_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]) {
+    dot_rows(rows, stride, y, out, dot_f16_f16_tiled);
+}
+
+/// [`dot_f16_f32_tiled`] of each row ([`dot_rows`]).
+pub fn dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]) {
+    dot_rows(rows, stride, y, out, dot_f16_f32_tiled);
+}
+
 /// ggml's AVX-512 `ggml_v_expf`: a range-reduced polynomial, within about 1.5 ulp of
 /// `expf`, evaluated with the same fused multiply-adds so the result is bit-identical.
 pub fn expf_ggml(x: f32) -> f32 {

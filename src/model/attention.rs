@@ -107,34 +107,34 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
                 .iter()
                 .map(|&v| f16::from_f32(v)),
         );
-        for (c, p) in s.probs.iter_mut().enumerate() {
-            let krow = &kcache[c * e_kv + g * hd..c * e_kv + (g + 1) * hd];
-            let dot = if sh.tiled_kq {
-                (kt.dot_f16_f16_tiled)(krow, &s.q16)
-            } else {
-                (kt.dot_f16_ggml)(krow, &s.q16)
-            };
-            *p = dot * sh.kq_scale + mask[c];
+        // Cell c's K row for this head starts at c * e_kv + g * hd.
+        let k_rows = &kcache[g * hd..];
+        let kq = if sh.tiled_kq {
+            kt.dot_f16_f16_tiled_rows
+        } else {
+            kt.dot_f16_ggml_rows
+        };
+        kq(k_rows, e_kv, &s.q16, &mut s.probs);
+        for (p, &m) in s.probs.iter_mut().zip(mask) {
+            *p = *p * sh.kq_scale + m;
         }
         (kt.softmax)(&mut s.probs);
         let o = &mut o[h * hd..(h + 1) * hd];
-        let v_row = |d: usize| &vcache[(g * hd + d) * n_ctx..(g * hd + d) * n_ctx + n_kv];
+        // Dimension d's V row (over cells) starts at (g * hd + d) * n_ctx.
+        let v_rows = &vcache[g * hd * n_ctx..];
         if sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp {
             // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
-            for (d, o) in o.iter_mut().enumerate() {
-                *o = (kt.dot_f16_f32_tiled)(v_row(d), &s.probs);
-            }
+            (kt.dot_f16_f32_tiled_rows)(v_rows, n_ctx, &s.probs, o);
         } else {
             for (p16, &p) in s.p16.iter_mut().zip(s.probs.iter()) {
                 *p16 = f16::from_f32(p);
             }
-            for (d, o) in o.iter_mut().enumerate() {
-                *o = if sh.tiled_kqv {
-                    (kt.dot_f16_f16_tiled)(v_row(d), &s.p16)
-                } else {
-                    (kt.dot_f16_ggml)(v_row(d), &s.p16)
-                };
-            }
+            let kqv = if sh.tiled_kqv {
+                kt.dot_f16_f16_tiled_rows
+            } else {
+                kt.dot_f16_ggml_rows
+            };
+            kqv(v_rows, n_ctx, &s.p16, o);
         }
     }
 }

@@ -169,7 +169,7 @@ unsafe fn gemm_tile<const N: usize>(rows: &[u8], k: usize, qs: &[&[i8]], out: &m
 /// `order::reduce16`: lane `i` plus lane `i + 8`, then halving.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn reduce16(v: __m512) -> f32 {
+pub(super) unsafe fn reduce16(v: __m512) -> f32 {
     let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
     super::avx2::reduce16(_mm512_castps512_ps256(v), hi)
 }
@@ -177,7 +177,7 @@ unsafe fn reduce16(v: __m512) -> f32 {
 /// Sixteen f16 values at `p` widened exactly.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn load_f16(p: *const u16) -> __m512 {
+pub(super) unsafe fn load_f16(p: *const u16) -> __m512 {
     _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))
 }
 

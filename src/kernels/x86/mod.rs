@@ -9,6 +9,7 @@
 //! only the AVX2 table.
 
 mod act;
+mod attn;
 mod avx2;
 // Built only by compilers that have the AVX-512 intrinsics (1.89+), whatever rust-version says.
 #[cfg(bitnet_avx512)]
@@ -18,6 +19,8 @@ mod blocks;
 mod softmax;
 #[cfg(bitnet_avx512)]
 use act::avx512 as act512;
+#[cfg(bitnet_avx512)]
+use attn::avx512 as attn512;
 #[cfg(bitnet_avx512)]
 use softmax::avx512 as softmax512;
 
@@ -54,6 +57,9 @@ entries! { avx2_entry:
     softmax::expf(x: f32) -> f32;
     softmax::softmax_avx2(x: &mut [f32]);
     act::quantize_i8_avx2(x: &[f32], out: &mut crate::kernels::ActI8);
+    attn::dot_f16_ggml_rows_avx2(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
+    attn::dot_f16_f16_tiled_rows_avx2(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
+    attn::dot_f16_f32_tiled_rows_avx2(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]);
 }
 
 /// AVX2 + FMA + F16C.
@@ -69,6 +75,9 @@ static AVX2: Kernels = Kernels {
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx2_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
+    dot_f16_ggml_rows: avx2_entry::dot_f16_ggml_rows_avx2,
+    dot_f16_f16_tiled_rows: avx2_entry::dot_f16_f16_tiled_rows_avx2,
+    dot_f16_f32_tiled_rows: avx2_entry::dot_f16_f32_tiled_rows_avx2,
     expf: avx2_entry::expf,
     softmax: avx2_entry::softmax_avx2,
     quantize_i8: avx2_entry::quantize_i8_avx2,
@@ -91,6 +100,9 @@ entries! { avx512_entry:
     avx512::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
     softmax512::softmax(x: &mut [f32]);
     act512::quantize_i8(x: &[f32], out: &mut crate::kernels::ActI8);
+    attn512::dot_f16_ggml_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
+    attn512::dot_f16_f16_tiled_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
+    attn512::dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]);
 }
 
 /// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). The block formats keep the AVX2 kernels: their
@@ -108,6 +120,9 @@ static AVX512: Kernels = Kernels {
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx512_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
+    dot_f16_ggml_rows: avx512_entry::dot_f16_ggml_rows,
+    dot_f16_f16_tiled_rows: avx512_entry::dot_f16_f16_tiled_rows,
+    dot_f16_f32_tiled_rows: avx512_entry::dot_f16_f32_tiled_rows,
     expf: avx2_entry::expf,
     softmax: avx512_entry::softmax,
     quantize_i8: avx512_entry::quantize_i8,

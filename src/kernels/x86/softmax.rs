@@ -124,6 +124,7 @@ pub(super) mod avx512 {
 
     use super::fold_max;
     use crate::kernels::order::{self, LANES};
+    use crate::kernels::x86::avx512::reduce16;
 
     /// `ggml_v_expf` on 16 lanes: `scalef(j, n)`, and where `|n| > 192` (or NaN) the scalar
     /// definition's 0, inf or NaN.
@@ -149,14 +150,6 @@ pub(super) mod avx512 {
         let alt = _mm512_mask_blend_ps(le0, _mm512_set1_ps(f32::INFINITY), _mm512_setzero_ps());
         let alt = _mm512_mask_blend_ps(nan, alt, _mm512_set1_ps(f32::NAN));
         _mm512_mask_blend_ps(special, res, alt)
-    }
-
-    /// `order::reduce16` of a 16-lane vector.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    unsafe fn reduce16(v: __m512) -> f32 {
-        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
-        crate::kernels::x86::avx2::reduce16(_mm512_castps512_ps256(v), hi)
     }
 
     /// [`order::softmax_ggml`] with 16-lane vectors.
