@@ -12,10 +12,15 @@ use crate::quant::f16;
 pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f32], v: &[f32]) {
     let (n_ctx, e_kv) = (kv.n_ctx, kv.n_embd_kv);
     let (kc, vc) = kv.kv_mut(layer);
+    let mut v16 = vec![0u16; e_kv];
     for (t, &cell) in cells.iter().enumerate() {
-        for d in 0..e_kv {
-            kc[cell * e_kv + d] = f16::from_f32(k[t * e_kv + d]);
-            vc[d * n_ctx + cell] = f16::from_f32(v[t * e_kv + d]);
+        f16::from_f32_slice(
+            &k[t * e_kv..(t + 1) * e_kv],
+            &mut kc[cell * e_kv..(cell + 1) * e_kv],
+        );
+        f16::from_f32_slice(&v[t * e_kv..(t + 1) * e_kv], &mut v16);
+        for (d, &h) in v16.iter().enumerate() {
+            vc[d * n_ctx + cell] = h;
         }
     }
 }
@@ -101,12 +106,8 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
     s.p16.resize(n_kv, 0);
     for h in 0..sh.n_head {
         let g = h / sh.group;
-        s.q16.clear();
-        s.q16.extend(
-            sh.q[t * e + h * hd..t * e + (h + 1) * hd]
-                .iter()
-                .map(|&v| f16::from_f32(v)),
-        );
+        s.q16.resize(hd, 0);
+        f16::from_f32_slice(&sh.q[t * e + h * hd..t * e + (h + 1) * hd], &mut s.q16);
         // Cell c's K row for this head starts at c * e_kv + g * hd.
         let k_rows = &kcache[g * hd..];
         let kq = if sh.tiled_kq {
@@ -126,9 +127,7 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
             // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
             (kt.dot_f16_f32_tiled_rows)(v_rows, n_ctx, &s.probs, o);
         } else {
-            for (p16, &p) in s.p16.iter_mut().zip(s.probs.iter()) {
-                *p16 = f16::from_f32(p);
-            }
+            f16::from_f32_slice(&s.probs, &mut s.p16);
             let kqv = if sh.tiled_kqv {
                 kt.dot_f16_f16_tiled_rows
             } else {
