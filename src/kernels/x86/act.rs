@@ -19,13 +19,14 @@ fn absmax_tail(m: f32, rest: &[f32]) -> f32 {
         .fold(m, |m, &v| if v.abs() > m { v.abs() } else { m })
 }
 
-/// Quantizes `x[from..]` into `q[from..]` with the scalar definition; their sum.
+/// Appends `x[from..]` quantized with the scalar definition to `q`; their sum.
 #[inline(always)]
-fn quantize_tail(x: &[f32], q: &mut [i8], from: usize, s: f32) -> i32 {
+fn quantize_tail(x: &[f32], q: &mut Vec<i8>, from: usize, s: f32) -> i32 {
     let mut sum = 0;
-    for (q, &v) in q[from..].iter_mut().zip(&x[from..]) {
-        *q = act::quantize_i8_one(v, s);
-        sum += i32::from(*q);
+    for &v in &x[from..] {
+        let v = act::quantize_i8_one(v, s);
+        q.push(v);
+        sum += i32::from(v);
     }
     sum
 }
@@ -67,12 +68,13 @@ pub(super) unsafe fn quantize_i8_avx2(x: &[f32], out: &mut ActI8) {
     _mm256_storeu_ps(lanes.as_mut_ptr(), m);
     let s = act::i8_scale(absmax_tail(absmax_tail(0.0, &lanes), &x[n8..]));
 
-    out.q.resize(n, 0);
-    let q = out.q.as_mut_ptr();
+    // Appended chunk by chunk (no zero-fill of a buffer about to be overwritten).
+    out.q.clear();
+    out.q.reserve(n);
     let vs = _mm256_set1_ps(s);
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let mut acc = _mm256_setzero_si256();
-    // Stores write [i, i + 32) with i + 32 <= n32 <= n = out.q.len().
+    let mut bytes = [0i8; 32];
     for i in (0..n32).step_by(32) {
         let v = [0, 8, 16, 24].map(|o| quantize8(_mm256_loadu_ps(p.add(i + o)), vs));
         acc = _mm256_add_epi32(
@@ -85,7 +87,9 @@ pub(super) unsafe fn quantize_i8_avx2(x: &[f32], out: &mut ActI8) {
             _mm256_packs_epi32(v[0], v[1]),
             _mm256_packs_epi32(v[2], v[3]),
         );
-        _mm256_storeu_si256(q.add(i).cast(), _mm256_permutevar8x32_epi32(b, order));
+        let b = _mm256_permutevar8x32_epi32(b, order);
+        _mm256_storeu_si256(bytes.as_mut_ptr().cast(), b);
+        out.q.extend_from_slice(&bytes);
     }
     let mut sums = [0i32; 8];
     _mm256_storeu_si256(sums.as_mut_ptr().cast(), acc);
@@ -124,12 +128,13 @@ pub(super) mod avx512 {
         }
         let s = act::i8_scale(absmax_tail(_mm512_reduce_max_ps(m), &x[n16..]));
 
-        out.q.resize(n, 0);
-        let q = out.q.as_mut_ptr();
+        // Appended chunk by chunk (no zero-fill of a buffer about to be overwritten).
+        out.q.clear();
+        out.q.reserve(n);
         let vs = _mm512_set1_ps(s);
         let (lo, hi) = (_mm512_set1_ps(-128.0), _mm512_set1_ps(127.0));
         let mut acc = _mm512_setzero_si512();
-        // Stores write [i, i + 16) with i + 16 <= n16 <= n = out.q.len().
+        let mut bytes = [0i8; 16];
         for i in (0..n16).step_by(16) {
             let y = _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), vs);
             let r = _mm512_roundscale_ps::<RNE>(y);
@@ -137,7 +142,8 @@ pub(super) mod avx512 {
             let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
             let v = _mm512_maskz_cvtps_epi32(ordered, c);
             acc = _mm512_add_epi32(acc, v);
-            _mm_storeu_si128(q.add(i).cast(), _mm512_cvtsepi32_epi8(v));
+            _mm_storeu_si128(bytes.as_mut_ptr().cast(), _mm512_cvtsepi32_epi8(v));
+            out.q.extend_from_slice(&bytes);
         }
         let tail = quantize_tail(x, &mut out.q, n16, s);
         out.scale = s;
