@@ -33,9 +33,9 @@ pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut
 /// Dots of Q8_0 rows with a Q8_0 activation row.
 pub type Q80Dots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]);
 
-/// Dots of f16 rows `stride` apart with one row `y`: `out[r] = dot(rows[r * stride..][..
-/// y.len()], y)`.
-pub type DotRows<Y> = fn(rows: &[u16], stride: usize, y: &[Y], out: &mut [f32]);
+/// Dots of f16 rows `stride` apart with several f32 rows: `out[h * m + r] = dot(rows[r *
+/// stride..][..k], ys[h])` ([`order::dot_rows`]).
+pub type DotRows = fn(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]);
 
 /// The kernel table.
 pub struct Kernels {
@@ -56,11 +56,11 @@ pub struct Kernels {
     pub dot_f16_f32_tiled: fn(&[u16], &[f32]) -> f32,
     pub dot_f16_f16_tiled: fn(&[u16], &[u16]) -> f32,
     pub dot_f32_tiled: fn(&[f32], &[f32]) -> f32,
-    /// The same dots over rows `stride` apart ([`order::dot_rows`]): attention's per-head
-    /// products.
-    pub dot_f16_ggml_rows: DotRows<u16>,
-    pub dot_f16_f16_tiled_rows: DotRows<u16>,
-    pub dot_f16_f32_tiled_rows: DotRows<f32>,
+    /// Attention's products of f16 rows `stride` apart with several f32 rows (heads of one
+    /// KV group, f16 operands widened): ggml's order ([`order::dot_f16_f32_ggml_rows`]) and
+    /// tinyBLAS's ([`order::dot_f16_f32_tiled_rows`]).
+    pub dot_f16_f32_ggml_rows: DotRows,
+    pub dot_f16_f32_tiled_rows: DotRows,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
     /// A whole softmax row, in place ([`order::softmax_ggml`]).
@@ -82,8 +82,7 @@ pub static SCALAR: Kernels = Kernels {
     dot_f16_f32_tiled: order::dot_f16_f32_tiled,
     dot_f16_f16_tiled: order::dot_f16_f16_tiled,
     dot_f32_tiled: order::dot_f32_tiled,
-    dot_f16_ggml_rows: order::dot_f16_ggml_rows,
-    dot_f16_f16_tiled_rows: order::dot_f16_f16_tiled_rows,
+    dot_f16_f32_ggml_rows: order::dot_f16_f32_ggml_rows,
     dot_f16_f32_tiled_rows: order::dot_f16_f32_tiled_rows,
     expf: order::expf_ggml,
     softmax: order::softmax_ggml,

@@ -109,35 +109,66 @@ pub fn dot_f32_tiled(a: &[f32], b: &[f32]) -> f32 {
     reduce16(&acc)
 }
 
-/// `out[r] = dot(rows[r * stride..][..y.len()], y)` for every `r`: the products of one
-/// attention head (K rows against q, V rows against the probabilities), so that a kernel
-/// table is called once per head instead of once per row.
+/// `ggml_vec_dot_f16` of an f16 row with f16 values already widened to f32 (`y`): exactly
+/// [`dot_f16_ggml`] of the f16 bits, since widening is exact (attention widens q and the
+/// probabilities once per head instead of once per row).
+pub fn dot_f16_f32_ggml(x: &[u16], y: &[f32]) -> f32 {
+    debug_assert_eq!(x.len(), y.len());
+    let np = y.len() & !(GGML_STEP - 1);
+    ggml_f16_tail(ggml_steps(np, |k| (h2f(x[k]), y[k])), x, y, np)
+}
+
+/// The end of [`dot_f16_f32_ggml`] after the whole steps (`steps`, over `np` elements):
+/// the leftovers added in double.
 #[inline(always)]
-pub fn dot_rows<X, Y>(
-    rows: &[X],
+pub fn ggml_f16_tail(steps: f32, x: &[u16], y: &[f32], np: usize) -> f32 {
+    let mut sumf = f64::from(steps);
+    for (&xi, &yi) in x.iter().zip(y).skip(np) {
+        sumf += f64::from(h2f(xi) * yi);
+    }
+    sumf as f32
+}
+
+/// Attention's products for several heads of one KV group: `out[h * m + r] =
+/// dot(rows[r * stride..][..k], ys[h])` for every head `h` and row `r < m`, with `m =
+/// out.len() / ys.len()` and `k` the common length of the `ys`. Rows are K rows (against
+/// q) or V rows (against the probabilities); a table is called once per group of heads
+/// instead of once per row, and fast kernels load each row once for all heads.
+pub fn dot_rows(
+    rows: &[u16],
     stride: usize,
-    y: &[Y],
+    ys: &[&[f32]],
     out: &mut [f32],
-    dot: impl Fn(&[X], &[Y]) -> f32,
+    dot: impl Fn(&[u16], &[f32]) -> f32,
 ) {
-    for (r, o) in out.iter_mut().enumerate() {
-        *o = dot(&rows[r * stride..r * stride + y.len()], y);
+    let Some((k, m)) = rows_shape(ys, out) else {
+        return;
+    };
+    for (y, out) in ys.iter().zip(out.chunks_exact_mut(m)) {
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = dot(&rows[r * stride..r * stride + k], y);
+        }
     }
 }
 
-/// [`dot_f16_ggml`] of each row ([`dot_rows`]).
-pub fn dot_f16_ggml_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]) {
-    dot_rows(rows, stride, y, out, dot_f16_ggml);
+/// `(k, m)` of a [`dot_rows`] call, checked (`None` when there is nothing to compute).
+pub fn rows_shape(ys: &[&[f32]], out: &[f32]) -> Option<(usize, usize)> {
+    let k = ys.first()?.len();
+    assert!(ys.iter().all(|y| y.len() == k), "ys of different lengths");
+    assert_eq!(out.len() % ys.len(), 0, "out must hold m rows per y");
+    let m = out.len() / ys.len();
+    (m > 0).then_some((k, m))
 }
 
-/// [`dot_f16_f16_tiled`] of each row ([`dot_rows`]).
-pub fn dot_f16_f16_tiled_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]) {
-    dot_rows(rows, stride, y, out, dot_f16_f16_tiled);
+/// [`dot_f16_f32_ggml`] of each row and head ([`dot_rows`]).
+pub fn dot_f16_f32_ggml_rows(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]) {
+    dot_rows(rows, stride, ys, out, dot_f16_f32_ggml);
 }
 
-/// [`dot_f16_f32_tiled`] of each row ([`dot_rows`]).
-pub fn dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]) {
-    dot_rows(rows, stride, y, out, dot_f16_f32_tiled);
+/// [`dot_f16_f32_tiled`] of each row and head ([`dot_rows`]); with f16 values widened in
+/// `ys` it is [`dot_f16_f16_tiled`].
+pub fn dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]) {
+    dot_rows(rows, stride, ys, out, dot_f16_f32_tiled);
 }
 
 /// ggml's AVX-512 `ggml_v_expf`: a range-reduced polynomial, within about 1.5 ulp of
@@ -299,6 +330,30 @@ mod tests {
         assert!((f64::from(dot_f16_f16_tiled(&a16b[..k], &b16[..k])) - exact16k).abs() < tol);
         assert!((f64::from(dot_f16_f32_tiled(&a16b[..k], &b[..k])) - exact16f).abs() < tol);
         assert!((f64::from(dot_f32_tiled(&a[..k], &b[..k])) - exact32k).abs() < tol);
+    }
+
+    #[test]
+    fn widened_f16_operands_give_the_f16_dots() {
+        let n = 200;
+        let f = |i: usize, m: usize| ((i * m % 97) as f32 - 48.0) / 41.0 * (1 << (i % 9)) as f32;
+        let a16: Vec<u16> = (0..n)
+            .map(|i| crate::quant::f16::from_f32(f(i, 7919)))
+            .collect();
+        let b16: Vec<u16> = (0..n)
+            .map(|i| crate::quant::f16::from_f32(f(i, 104729)))
+            .collect();
+        let b: Vec<f32> = b16.iter().map(|&v| h2f(v)).collect();
+        for k in [0, 5, 64, 100, 128, 192, 200] {
+            let (x, y16, y) = (&a16[..k], &b16[..k], &b[..k]);
+            assert_eq!(
+                dot_f16_f32_ggml(x, y).to_bits(),
+                dot_f16_ggml(x, y16).to_bits()
+            );
+            if k % LANES == 0 {
+                let (t, t16) = (dot_f16_f32_tiled(x, y), dot_f16_f16_tiled(x, y16));
+                assert_eq!(t.to_bits(), t16.to_bits());
+            }
+        }
     }
 
     #[test]

@@ -28,10 +28,18 @@ pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f
 /// Per-thread scratch rows for [`attention`].
 #[derive(Default)]
 pub(super) struct AttnScratch {
+    /// q of up to [`HEADS`] heads rounded to f16, and widened back.
     q16: Vec<u16>,
+    q32: Vec<f32>,
+    /// Their probabilities (`n_kv` per head), and the same rounded to f16 and widened.
     probs: Vec<f32>,
     p16: Vec<u16>,
+    p32: Vec<f32>,
 }
+
+/// Heads of one KV group computed together: the kernels read each K and V row once for
+/// all of them.
+const HEADS: usize = 4;
 
 /// What every (token, head) of one layer's attention shares.
 struct Shared<'a> {
@@ -100,40 +108,67 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
     let (kt, hd, n_kv) = (sh.kt, sh.head_dim, sh.ub.n_kv);
     let (n_ctx, e_kv) = (sh.kv.n_ctx, sh.kv.n_embd_kv);
     let e = sh.n_head * hd;
+    let q = &sh.q[t * e..(t + 1) * e];
     let mask = &sh.ub.mask[t * n_kv..(t + 1) * n_kv];
     let (kcache, vcache) = (sh.kv.k(sh.layer), sh.kv.v(sh.layer));
-    s.probs.resize(n_kv, 0.0);
-    s.p16.resize(n_kv, 0);
-    for h in 0..sh.n_head {
-        let g = h / sh.group;
-        s.q16.resize(hd, 0);
-        f16::from_f32_slice(&sh.q[t * e + h * hd..t * e + (h + 1) * hd], &mut s.q16);
-        // Cell c's K row for this head starts at c * e_kv + g * hd.
-        let k_rows = &kcache[g * hd..];
-        let kq = if sh.tiled_kq {
-            kt.dot_f16_f16_tiled_rows
+    // The references' f16 x f16 products become f16 x f32 ones on the f16 values widened
+    // (exact), so q and the probabilities are rounded once per head, not once per row.
+    let (tiled, ggml) = (kt.dot_f16_f32_tiled_rows, kt.dot_f16_f32_ggml_rows);
+    let kq = if sh.tiled_kq { tiled } else { ggml };
+    let kqv = if sh.tiled_kqv { tiled } else { ggml };
+    // bitnet.cpp's tiled V product takes the f32 probabilities; every other one rounds them.
+    let round_probs = !(sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp);
+    s.q16.resize(HEADS * hd, 0);
+    s.q32.resize(HEADS * hd, 0.0);
+    s.probs.resize(HEADS * n_kv, 0.0);
+    s.p16.resize(HEADS * n_kv, 0);
+    s.p32.resize(HEADS * n_kv, 0.0);
+    let mut h0 = 0;
+    while h0 < sh.n_head {
+        let g = h0 / sh.group;
+        let nh = HEADS.min((g + 1) * sh.group - h0);
+        let q32 = &mut s.q32[..nh * hd];
+        round_f16(&q[h0 * hd..(h0 + nh) * hd], &mut s.q16, q32);
+        // Cell c's K row for group g starts at c * e_kv + g * hd.
+        let probs = &mut s.probs[..nh * n_kv];
+        kq(&kcache[g * hd..], e_kv, &heads(q32, hd)[..nh], probs);
+        for p in probs.chunks_exact_mut(n_kv) {
+            for (p, &m) in p.iter_mut().zip(mask) {
+                *p = *p * sh.kq_scale + m;
+            }
+            (kt.softmax)(p);
+        }
+        let probs: &[f32] = if round_probs {
+            round_f16(probs, &mut s.p16, &mut s.p32[..nh * n_kv]);
+            &s.p32[..nh * n_kv]
         } else {
-            kt.dot_f16_ggml_rows
+            probs
         };
-        kq(k_rows, e_kv, &s.q16, &mut s.probs);
-        for (p, &m) in s.probs.iter_mut().zip(mask) {
-            *p = *p * sh.kq_scale + m;
-        }
-        (kt.softmax)(&mut s.probs);
-        let o = &mut o[h * hd..(h + 1) * hd];
         // Dimension d's V row (over cells) starts at (g * hd + d) * n_ctx.
-        let v_rows = &vcache[g * hd * n_ctx..];
-        if sh.tiled_kqv && sh.recipe == Recipe::BitnetCpp {
-            // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
-            (kt.dot_f16_f32_tiled_rows)(v_rows, n_ctx, &s.probs, o);
-        } else {
-            f16::from_f32_slice(&s.probs, &mut s.p16);
-            let kqv = if sh.tiled_kqv {
-                kt.dot_f16_f16_tiled_rows
-            } else {
-                kt.dot_f16_ggml_rows
-            };
-            kqv(v_rows, n_ctx, &s.p16, o);
-        }
+        let o = &mut o[h0 * hd..(h0 + nh) * hd];
+        kqv(
+            &vcache[g * hd * n_ctx..],
+            n_ctx,
+            &heads(probs, n_kv)[..nh],
+            o,
+        );
+        h0 += nh;
     }
+}
+
+/// `x` rounded to f16 (`tmp` holds the bits) and widened back into `out`.
+fn round_f16(x: &[f32], tmp: &mut [u16], out: &mut [f32]) {
+    let tmp = &mut tmp[..x.len()];
+    f16::from_f32_slice(x, tmp);
+    f16::to_f32_slice(tmp, out);
+}
+
+/// The rows of `width` in `x` (up to [`HEADS`]; empty slices after them), as the kernels
+/// take them.
+fn heads(x: &[f32], width: usize) -> [&[f32]; HEADS] {
+    let mut ys: [&[f32]; HEADS] = [&[]; HEADS];
+    for (y, row) in ys.iter_mut().zip(x.chunks_exact(width)) {
+        *y = row;
+    }
+    ys
 }

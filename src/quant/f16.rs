@@ -30,6 +30,13 @@ pub fn from_f32_slice(src: &[f32], dst: &mut [u16]) {
         .convert_from_f32_slice(src);
 }
 
+/// [`to_f32`] of every element of `src` into `dst` (same length), 8 at a time with F16C.
+pub fn to_f32_slice(src: &[u16], dst: &mut [f32]) {
+    use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+    src.reinterpret_cast::<half::f16>()
+        .convert_to_f32_slice(dst);
+}
+
 /// `f32 -> f16` bits as ggml-quants.c's `GGML_FP32_TO_FP16` computes them: [`from_f32`]
 /// except that every NaN becomes `sign | 0x7E00`.
 pub fn from_f32_quant_ref(x: f32) -> u16 {
@@ -111,6 +118,11 @@ mod tests {
             from_f32_slice(&src[..n], &mut got);
             let want: Vec<u16> = src[..n].iter().map(|&v| from_f32(v)).collect();
             assert_eq!(got, want, "n={n}");
+            let mut wide = vec![0.5; n];
+            to_f32_slice(&got, &mut wide);
+            for (w, &h) in wide.iter().zip(&got) {
+                assert_eq!(w.to_bits(), to_f32(h).to_bits(), "n={n}");
+            }
         }
     }
 

@@ -57,9 +57,8 @@ entries! { avx2_entry:
     softmax::expf(x: f32) -> f32;
     softmax::softmax_avx2(x: &mut [f32]);
     act::quantize_i8_avx2(x: &[f32], out: &mut crate::kernels::ActI8);
-    attn::dot_f16_ggml_rows_avx2(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
-    attn::dot_f16_f16_tiled_rows_avx2(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
-    attn::dot_f16_f32_tiled_rows_avx2(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]);
+    attn::dot_f16_f32_ggml_rows_avx2(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]);
+    attn::dot_f16_f32_tiled_rows_avx2(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]);
 }
 
 /// AVX2 + FMA + F16C.
@@ -75,8 +74,7 @@ static AVX2: Kernels = Kernels {
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx2_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx2_entry::dot_f32_tiled,
-    dot_f16_ggml_rows: avx2_entry::dot_f16_ggml_rows_avx2,
-    dot_f16_f16_tiled_rows: avx2_entry::dot_f16_f16_tiled_rows_avx2,
+    dot_f16_f32_ggml_rows: avx2_entry::dot_f16_f32_ggml_rows_avx2,
     dot_f16_f32_tiled_rows: avx2_entry::dot_f16_f32_tiled_rows_avx2,
     expf: avx2_entry::expf,
     softmax: avx2_entry::softmax_avx2,
@@ -100,9 +98,8 @@ entries! { avx512_entry:
     avx512::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
     softmax512::softmax(x: &mut [f32]);
     act512::quantize_i8(x: &[f32], out: &mut crate::kernels::ActI8);
-    attn512::dot_f16_ggml_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
-    attn512::dot_f16_f16_tiled_rows(rows: &[u16], stride: usize, y: &[u16], out: &mut [f32]);
-    attn512::dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, y: &[f32], out: &mut [f32]);
+    attn512::dot_f16_f32_ggml_rows(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]);
+    attn512::dot_f16_f32_tiled_rows(rows: &[u16], stride: usize, ys: &[&[f32]], out: &mut [f32]);
 }
 
 /// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). The block formats keep the AVX2 kernels: their
@@ -120,8 +117,7 @@ static AVX512: Kernels = Kernels {
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
     dot_f16_f16_tiled: avx512_entry::dot_f16_f16_tiled,
     dot_f32_tiled: avx512_entry::dot_f32_tiled,
-    dot_f16_ggml_rows: avx512_entry::dot_f16_ggml_rows,
-    dot_f16_f16_tiled_rows: avx512_entry::dot_f16_f16_tiled_rows,
+    dot_f16_f32_ggml_rows: avx512_entry::dot_f16_f32_ggml_rows,
     dot_f16_f32_tiled_rows: avx512_entry::dot_f16_f32_tiled_rows,
     expf: avx2_entry::expf,
     softmax: avx512_entry::softmax,
