@@ -288,6 +288,166 @@ fn float_dots_equal_scalar_bit_for_bit() {
     }
 }
 
+/// Equal bits, or both NaN (the kernels produce the same NaN, but its payload is not part
+/// of any reference's contract).
+fn same_float(got: f32, want: f32) -> bool {
+    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan())
+}
+
+#[test]
+fn expf_equals_scalar_bit_for_bit() {
+    let mut rng = Rng(7);
+    // A sweep over the finite range, random values, and the edges: overflow near 88.7,
+    // results turning subnormal below -87.3 and zero below -103.9, the |n| > 192 cut-off.
+    let mut xs: Vec<f32> = (-3000..3000).map(|i| i as f32 / 16.0).collect();
+    xs.extend((0..20_000).map(|_| rng.f32() * 0.5));
+    let edges = [
+        88.72, 88.73, -87.33, -87.34, -103.97, -103.98, -133.0, -134.0, 133.0, 134.0,
+    ];
+    for e in edges {
+        xs.extend((-64..64).map(|i| e + i as f32 * 1e-3));
+    }
+    xs.extend([
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN,
+    ]);
+    xs.extend([f32::MIN_POSITIVE, -1e-30, 1e-45, 5e6, -5e6]);
+    for t in kernels::available() {
+        for &x in &xs {
+            let (got, want) = ((t.expf)(x), (SCALAR.expf)(x));
+            assert!(
+                same_float(got, want),
+                "{} expf({x:e}): {got:e} vs {want:e}",
+                t.name
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_equals_scalar_bit_for_bit() {
+    let mut rng = Rng(8);
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for n in FLOAT_LENGTHS.into_iter().chain([32, 128, 256, 4096]) {
+        // Attention-like scores, wide ones (exponentials underflow to subnormals and 0),
+        // a causal mask (-inf from some cell on), ties and repeated maxima.
+        rows.push(rng.f32s(n));
+        rows.push(rng.f32s(n).iter().map(|v| v * 4.0).collect());
+        let cut = n / 3;
+        rows.push(
+            (0..n)
+                .map(|i| {
+                    if i < cut.max(1) {
+                        rng.f32()
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
+                .collect(),
+        );
+        rows.push((0..n).map(|i| (i % 5) as f32 * 0.5).collect());
+        rows.push(
+            (0..n)
+                .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
+                .collect(),
+        );
+    }
+    // Degenerate rows: all masked (NaN out), a NaN score, an infinite score.
+    rows.push(vec![f32::NEG_INFINITY; 48]);
+    let mut with_nan = rng.f32s(40);
+    with_nan[17] = f32::NAN;
+    rows.push(with_nan);
+    let mut with_inf = rng.f32s(40);
+    with_inf[3] = f32::INFINITY;
+    rows.push(with_inf);
+    for t in kernels::available() {
+        for row in &rows {
+            let mut want = row.clone();
+            let mut got = row.clone();
+            (SCALAR.softmax)(&mut want);
+            (t.softmax)(&mut got);
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    same_float(g, w),
+                    "{} softmax n={} [{i}]: {g:e} vs {w:e}",
+                    t.name,
+                    row.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn quantize_i8_equals_scalar() {
+    let mut rng = Rng(9);
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for n in [
+        0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 2560, 2561, 6912,
+    ] {
+        rows.push(rng.f32s(n));
+        rows.push(vec![0.0; n]);
+        rows.push(vec![-0.0; n]);
+        // max 127 (s = 1) and max 254 (s = 0.5): x * s lands exactly on halves, which
+        // round to even, and on the clamp's edges.
+        rows.push(
+            (0..n)
+                .map(|i| (i % 255) as f32 - 127.0 + 0.5 * (i % 2) as f32)
+                .collect(),
+        );
+        rows.push(
+            (0..n)
+                .map(|i| {
+                    if i == n / 2 {
+                        254.0
+                    } else {
+                        (i % 255) as f32 - 127.0
+                    }
+                })
+                .collect(),
+        );
+        // Huge and tiny magnitudes (the 1e-5 floor, subnormals), and a single outlier.
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e30).collect());
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e-8).collect());
+        rows.push(rng.f32s(n).iter().map(|v| v * 1e-40).collect());
+        let mut outlier = rng.f32s(n);
+        if n > 0 {
+            outlier[n - 1] = -3.0e4;
+        }
+        rows.push(outlier);
+    }
+    for special in [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ] {
+        for at in [0, 5, 31, 40] {
+            let mut row = rng.f32s(41);
+            row[at] = special;
+            rows.push(row);
+        }
+    }
+    for t in kernels::available() {
+        for row in &rows {
+            let (mut want, mut got) = (ActI8::default(), ActI8::default());
+            got.q = vec![99; 3]; // stale contents must not leak through
+            (SCALAR.quantize_i8)(row, &mut want);
+            (t.quantize_i8)(row, &mut got);
+            let what = format!("{} n={} first={:?}", t.name, row.len(), row.first());
+            assert_eq!(got.q, want.q, "{what}");
+            assert_eq!(got.scale.to_bits(), want.scale.to_bits(), "{what}");
+            assert_eq!(got.sum, want.sum, "{what}");
+        }
+    }
+}
+
 /// A random f16 block scale, either sign.
 fn scale_bits(rng: &mut Rng) -> [u8; 2] {
     f16::from_f32(rng.f32() * 0.05).to_le_bytes()

@@ -29,14 +29,30 @@ pub fn quantize_i8_absmax(x: &[f32], out: &mut ActI8) {
     out.q.reserve(x.len());
     let mut sum = 0i32;
     for &v in x {
-        let r = (v * s).round_ties_even();
-        // `as` saturates (and maps NaN to 0), matching the reference's clamps.
-        let q = r.clamp(-128.0, 127.0) as i8;
+        let q = quantize_i8_one(v, s);
         sum += i32::from(q);
         out.q.push(q);
     }
     out.scale = s;
     out.sum = sum;
+}
+
+/// The scale of [`quantize_i8_absmax`] from `max |x|` taken in float (NaN skipped): the
+/// same as its double max, since widening is exact and keeps the order.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the x86 kernels use it
+pub(crate) fn i8_scale(amax: f32) -> f32 {
+    let amax = f64::from(amax);
+    let max = if amax > 0.00001 { amax } else { 0.00001 };
+    (127.0 / max) as f32
+}
+
+/// One value of [`quantize_i8_absmax`] with scale `s`.
+#[inline(always)]
+pub(crate) fn quantize_i8_one(v: f32, s: f32) -> i8 {
+    let r = (v * s).round_ties_even();
+    // `as` saturates (and maps NaN to 0), matching the reference's clamps.
+    r.clamp(-128.0, 127.0) as i8
 }
 
 /// Elements per Q8_K block.

@@ -73,6 +73,10 @@ pub struct Kernels {
     pub rows_f16_f32_tiled: RowsF16F32,
     /// The softmax exponential ([`order::expf_ggml`]).
     pub expf: fn(f32) -> f32,
+    /// A whole softmax row, in place ([`order::softmax_ggml`]).
+    pub softmax: fn(&mut [f32]),
+    /// bitnet.cpp's per-row int8 activation quantizer ([`act::quantize_i8_absmax`]).
+    pub quantize_i8: fn(&[f32], &mut ActI8),
 }
 
 /// The scalar reference table.
@@ -94,6 +98,8 @@ pub static SCALAR: Kernels = Kernels {
     rows_f16_f16_tiled: order::rows_f16_f16_tiled,
     rows_f16_f32_tiled: order::rows_f16_f32_tiled,
     expf: order::expf_ggml,
+    softmax: order::softmax_ggml,
+    quantize_i8: act::quantize_i8_absmax,
 };
 
 /// The table for this process, chosen once: the fastest one the CPU supports, unless the

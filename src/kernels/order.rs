@@ -132,8 +132,52 @@ pub fn expf_ggml(x: f32) -> f32 {
         .mul_add(b, c(0x3D2B_9F17))
         .mul_add(u, c(0x3E2A_AF33).mul_add(b, c(0x3EFF_FEDB)));
     let j = j.mul_add(u, c(0x3F7F_FFF6).mul_add(b, 1.0));
-    // _mm512_scalef_ps(j, n) = j * 2^n, rounded once.
-    (f64::from(j) * 2f64.powi(n as i32)) as f32
+    // _mm512_scalef_ps(j, n) = j * 2^n, rounded once. Here n is an integer (z is in [2^23,
+    // 2^24], where floats are integers) with |n| <= 192, so 2^n, built from its exponent
+    // bits, and the product are exact in double; only the narrowing rounds.
+    (f64::from(j) * pow2_f64(n as i64)) as f32
+}
+
+/// `2^n` for `|n| <= 1022`, exactly (no `powi` call).
+#[inline(always)]
+pub fn pow2_f64(n: i64) -> f64 {
+    f64::from_bits(((n + 1023) as u64) << 52)
+}
+
+/// ggml_soft_max of one row after scale and mask (`ggml_vec_max_f32`,
+/// `ggml_vec_soft_max_f32`, `ggml_vec_scale_f32`): max, `exp(x - max)` with [`expf_ggml`]
+/// over whole 16-lane chunks (libm `expf` for the rest), each chunk's sum ([`reduce16`])
+/// added in double, then a multiply by `(float)(1 / sum)`. The max keeps the first of equal
+/// values and skips NaN; which zero it keeps does not matter (`x - max` is the same).
+pub fn softmax_ggml(x: &mut [f32]) {
+    let max = x
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let n16 = x.len() / LANES * LANES;
+    let mut sum = 0.0f64;
+    for chunk in x[..n16].chunks_exact_mut(LANES) {
+        let mut lanes = [0.0f32; LANES];
+        for (l, v) in lanes.iter_mut().zip(chunk.iter_mut()) {
+            *v = expf_ggml(*v - max);
+            *l = *v;
+        }
+        sum += f64::from(reduce16(&lanes));
+    }
+    softmax_finish(x, n16, max, sum);
+}
+
+/// The end of [`softmax_ggml`] once `x[..n16]` holds exponentials summing (by chunks) to
+/// `sum`: the libm tail and the scaling, shared with the SIMD kernels.
+#[inline(always)]
+pub fn softmax_finish(x: &mut [f32], n16: usize, max: f32, mut sum: f64) {
+    for v in &mut x[n16..] {
+        *v = (*v - max).exp();
+        sum += f64::from(*v);
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
 }
 
 /// Many dots of one kind at once: `out[j * n_a + i] = dot(a_i, b_j)` with

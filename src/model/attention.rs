@@ -6,17 +6,26 @@ use super::forward::{KvBuffers, UBatch};
 use super::linear::tiled;
 use super::{Model, Recipe};
 use crate::kernels::order::GGML_STEP;
-use crate::kernels::{self, Kernels};
+use crate::kernels::Kernels;
 use crate::quant::f16;
 
 /// Writes the batch's K and V rows, rounded to f16, into their cells.
 pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f32], v: &[f32]) {
     let (n_ctx, e_kv) = (kv.n_ctx, kv.n_embd_kv);
     let (kc, vc) = kv.kv_mut(layer);
+    // V is stored transposed: converted a stack-sized chunk at a time, then scattered.
+    let mut v16 = [0u16; 256];
     for (t, &cell) in cells.iter().enumerate() {
-        for d in 0..e_kv {
-            kc[cell * e_kv + d] = f16::from_f32(k[t * e_kv + d]);
-            vc[d * n_ctx + cell] = f16::from_f32(v[t * e_kv + d]);
+        f16::from_f32_slice(
+            &k[t * e_kv..(t + 1) * e_kv],
+            &mut kc[cell * e_kv..(cell + 1) * e_kv],
+        );
+        for (c, chunk) in v[t * e_kv..(t + 1) * e_kv].chunks(v16.len()).enumerate() {
+            let v16 = &mut v16[..chunk.len()];
+            f16::from_f32_slice(chunk, v16);
+            for (i, &h) in v16.iter().enumerate() {
+                vc[(c * 256 + i) * n_ctx + cell] = h;
+            }
         }
     }
 }
@@ -24,7 +33,9 @@ pub(super) fn store_kv(kv: &mut KvBuffers, layer: usize, cells: &[usize], k: &[f
 /// Per-thread scratch rows for [`attention`].
 #[derive(Default)]
 pub(super) struct AttnScratch {
+    /// q of the heads of one KV group, rounded to f16.
     q16: Vec<u16>,
+    /// Their probabilities (`n_kv` per head), and the same rounded to f16.
     probs: Vec<f32>,
     p16: Vec<u16>,
 }
@@ -80,8 +91,8 @@ pub(super) fn attention(
         tiled_kqv: tiled(recipe, n_tok, n_kv, hd)
             && (recipe == Recipe::BitnetCpp || recipe.tiles_f16_pairs()),
     };
-    out.clear();
-    out.resize(n_tok * e, 0.0);
+    // attend_token writes every head of every row.
+    super::resize_for_overwrite(out, n_tok * e);
     if n_tok == 1 {
         attend_token(&sh, 0, out, scratch);
     } else {
@@ -105,8 +116,8 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
     for g in 0..sh.n_head / grp {
         // The group's heads are adjacent in q and in o.
         let heads = t * e + g * grp * hd..t * e + (g + 1) * grp * hd;
-        s.q16.clear();
-        s.q16.extend(sh.q[heads].iter().map(|&v| f16::from_f32(v)));
+        s.q16.resize(grp * hd, 0);
+        f16::from_f32_slice(&sh.q[heads], &mut s.q16);
         let krows = &kcache[g * hd..];
         if sh.tiled_kq {
             (kt.rows_f16_f16_tiled)(krows, e_kv, &s.q16, hd, &mut s.probs);
@@ -117,7 +128,7 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
             for (p, &m) in probs.iter_mut().zip(mask) {
                 *p = *p * sh.kq_scale + m;
             }
-            softmax_ggml(probs, kt);
+            (kt.softmax)(probs);
         }
         let o = &mut o[g * grp * hd..(g + 1) * grp * hd];
         let vrows = &vcache[g * hd * n_ctx..];
@@ -125,9 +136,7 @@ fn attend_token(sh: &Shared<'_>, t: usize, o: &mut [f32], s: &mut AttnScratch) {
             // bitnet.cpp: several query rows meet the f32 probabilities in tinyBLAS.
             (kt.rows_f16_f32_tiled)(vrows, n_ctx, &s.probs, n_kv, o);
         } else {
-            for (p16, &p) in s.p16.iter_mut().zip(s.probs.iter()) {
-                *p16 = f16::from_f32(p);
-            }
+            f16::from_f32_slice(&s.probs, &mut s.p16);
             if sh.tiled_kqv {
                 (kt.rows_f16_f16_tiled)(vrows, n_ctx, &s.p16, n_kv, o);
             } else {
@@ -147,32 +156,5 @@ fn visible_cells(mask: &[f32]) -> usize {
     match mask.iter().rposition(|&m| m != f32::NEG_INFINITY) {
         Some(last) => (last + 1).next_multiple_of(GGML_STEP).min(mask.len()),
         None => mask.len(),
-    }
-}
-
-/// ggml_soft_max (after scale and mask): max, exp(x - max) with the AVX-512 exponential
-/// over whole 16-lane chunks (libm expf for the rest), the sum in double chunk by chunk,
-/// then a multiply by `(float)(1 / sum)`.
-pub(super) fn softmax_ggml(x: &mut [f32], kt: &Kernels) {
-    let max = x
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    let mut sum = 0.0f64;
-    let n16 = x.len() / 16 * 16;
-    for chunk in x[..n16].chunks_exact_mut(16) {
-        let mut lanes = [0.0f32; 16];
-        for (l, v) in lanes.iter_mut().zip(chunk.iter_mut()) {
-            *v = (kt.expf)(*v - max);
-            *l = *v;
-        }
-        sum += f64::from(kernels::order::reduce16(&lanes));
-    }
-    for v in &mut x[n16..] {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
-    }
-    let inv = (1.0 / sum) as f32;
-    for v in x.iter_mut() {
-        *v *= inv;
     }
 }

@@ -213,8 +213,7 @@ fn embed(model: &Model, tokens: &[u32], x: &mut Vec<f32>) -> Result<()> {
     let e = hp.n_embd;
     let emb = &model.weights().tok_embd;
     let data = model.tensor_data(emb.tensor);
-    x.clear();
-    x.resize(tokens.len() * e, 0.0);
+    super::resize_for_overwrite(x, tokens.len() * e); // every row is written below
     for (row, &tok) in x.chunks_exact_mut(e).zip(tokens) {
         let t = tok as usize;
         match emb.format {
@@ -236,19 +235,47 @@ fn embed(model: &Model, tokens: &[u32], x: &mut Vec<f32>) -> Result<()> {
 /// ggml_rms_norm then ggml_mul by the weight: sum of squares in double (each square in
 /// float), `mean` cast to float, `scale = 1 / sqrtf(mean + eps)`, `y = (x * scale) * w`.
 fn rms_norm_rows(x: &[f32], width: usize, eps: f32, w: &[f32], out: &mut Vec<f32>) {
-    out.clear();
-    out.resize(x.len(), 0.0);
-    x.par_chunks_exact(width)
-        .zip(out.par_chunks_exact_mut(width))
-        .with_min_len(4)
-        .for_each(|(row, y)| {
-            let sum: f64 = row.iter().map(|&v| f64::from(v * v)).sum();
-            let mean = (sum / width as f64) as f32;
-            let scale = 1.0f32 / (mean + eps).sqrt();
-            for ((y, &v), &w) in y.iter_mut().zip(row).zip(w) {
-                *y = (v * scale) * w;
+    super::resize_for_overwrite(out, x.len()); // every row is written below
+    x.par_chunks(width * NORM_ROWS)
+        .zip(out.par_chunks_mut(width * NORM_ROWS))
+        .for_each(|(rows, ys)| {
+            let sums = sums_of_squares(rows, width);
+            for ((row, y), sum) in rows
+                .chunks_exact(width)
+                .zip(ys.chunks_exact_mut(width))
+                .zip(sums)
+            {
+                let mean = (sum / width as f64) as f32;
+                let scale = 1.0f32 / (mean + eps).sqrt();
+                for ((y, &v), &w) in y.iter_mut().zip(row).zip(w) {
+                    *y = (v * scale) * w;
+                }
             }
         });
+}
+
+/// Rows of a prompt whose sums of squares are added side by side.
+const NORM_ROWS: usize = 4;
+
+/// `sum v * v` (squares in float, added in double, in order) of each of the up to
+/// [`NORM_ROWS`] rows of `width` in `rows`. A row's sum is one chain of dependent double
+/// additions; running four rows' chains interleaved keeps each chain's order (and bits)
+/// and lets them overlap.
+fn sums_of_squares(rows: &[f32], width: usize) -> [f64; NORM_ROWS] {
+    let mut sums = [0.0f64; NORM_ROWS];
+    if rows.len() == width * NORM_ROWS {
+        let r: [&[f32]; NORM_ROWS] = std::array::from_fn(|k| &rows[k * width..(k + 1) * width]);
+        for i in 0..width {
+            for (s, r) in sums.iter_mut().zip(&r) {
+                *s += f64::from(r[i] * r[i]);
+            }
+        }
+    } else {
+        for (s, row) in sums.iter_mut().zip(rows.chunks_exact(width)) {
+            *s = row.iter().fold(0.0, |s, &v| s + f64::from(v * v));
+        }
+    }
+    sums
 }
 
 fn add_rows(x: &mut [f32], y: &[f32]) {

@@ -56,12 +56,13 @@ impl<'a> Acts<'a> {
         if !self.have_i8 {
             let n = self.n_rows();
             self.bufs.i8.resize_with(n, ActI8::default);
+            let quantize = kernels::get().quantize_i8;
             // Rows are independent; several (a prompt) are quantized in parallel.
             self.bufs.i8[..n]
                 .par_iter_mut()
                 .zip(self.x.par_chunks_exact(self.width))
                 .with_min_len(4)
-                .for_each(|(a, row)| act::quantize_i8_absmax(row, a));
+                .for_each(|(a, row)| quantize(row, a));
             self.have_i8 = true;
         }
         &self.bufs.i8[..self.n_rows()]
@@ -111,12 +112,12 @@ pub(super) fn linear(
     let n_rows = acts.n_rows();
     let data = model.tensor_data(w.tensor);
     let (k, n) = (w.n_in, w.n_out);
-    out.clear();
+    // Every branch below writes every output.
+    super::resize_for_overwrite(out, n_rows * n);
     if n_rows == 0 {
         // A micro-batch whose rows are all dropped before the last layer's FFN.
         return;
     }
-    out.resize(n_rows * n, 0.0);
     match w.format {
         LinearFormat::I2s { scale } => {
             // bitnet.cpp: (float)S - (float)sum, / act scale, * weight scale. Both terms are

@@ -201,3 +201,10 @@ impl std::fmt::Debug for Model {
             .finish_non_exhaustive()
     }
 }
+
+/// Sets a scratch buffer to `n` elements for a caller that then writes every one of them.
+/// Unlike `clear` + `resize`, only elements past the old length are zeroed: the forward
+/// pass reuses its buffers at the same sizes, and zeroing them each time was measurable.
+fn resize_for_overwrite(buf: &mut Vec<f32>, n: usize) {
+    buf.resize(n, 0.0);
+}

@@ -259,8 +259,24 @@ fn lroundf_plus_one(v: f32) -> i32 {
 }
 
 /// Number of 2-bit fields equal to 3 in `bytes`: a field is 3 when both of its bits are set,
-/// i.e. where `b & (b >> 1)` has the field's low bit set.
+/// i.e. where `b & (b >> 1)` has the field's low bit set. Loaders scan every weight byte
+/// with it, so it works on 64-bit words: in a word `x >> 1` also moves bit 0 of each byte
+/// into bit 7 of the byte below, but the mask keeps only the even (low) bits of the fields.
 fn count_code3_fields(bytes: &[u8]) -> usize {
+    const LOW_BITS: u64 = 0x5555_5555_5555_5555;
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let in_words: u64 = words
+        .map(|w| {
+            let x = u64::from_le_bytes(w.try_into().expect("8-byte chunks"));
+            u64::from((x & (x >> 1) & LOW_BITS).count_ones())
+        })
+        .sum();
+    in_words as usize + count_code3_fields_bytewise(tail)
+}
+
+/// [`count_code3_fields`] one byte at a time: the definition, and the tail of a word scan.
+fn count_code3_fields_bytewise(bytes: &[u8]) -> usize {
     bytes
         .iter()
         .map(|&b| (b & (b >> 1) & 0x55).count_ones() as usize)
@@ -316,6 +332,29 @@ mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_scan_counts_code3_like_the_bytewise_definition() {
+        let mut rng = testing::Rng::new(3);
+        let random: Vec<u8> = (0..1000).map(|_| rng.next_u64() as u8).collect();
+        // Every byte value at every position of a word, plus all-ones and all-zeros runs.
+        let every: Vec<u8> = (0..256 * 9).map(|i| (i * 7 + i / 256) as u8).collect();
+        for data in [random, every, vec![0xFF; 77], vec![0; 64], vec![0xAA; 9]] {
+            for start in 0..9 {
+                for end in [data.len(), data.len() - 1, start + (data.len() - start) / 2] {
+                    let bytes = &data[start..end.max(start)];
+                    assert_eq!(
+                        count_code3_fields(bytes),
+                        count_code3_fields_bytewise(bytes),
+                        "{start}..{end}"
+                    );
+                }
+            }
+        }
+        assert_eq!(count_code3_fields(&[0xFF; 77]), 77 * 4);
+        assert_eq!(count_code3_fields(&[0xAA; 16]), 0);
+        assert_eq!(count_code3_fields(&[]), 0);
+    }
 
     #[test]
     fn unsupported_types_are_named() {

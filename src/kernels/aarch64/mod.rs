@@ -61,6 +61,8 @@ static NEON: Kernels = Kernels {
     rows_f16_f32_tiled: neon_rows::f16_f32_tiled,
     // A scalar polynomial; a vector form would only pay off on whole rows.
     expf: order::expf_ggml,
+    softmax: order::softmax_ggml,
+    quantize_i8: crate::kernels::act::quantize_i8_absmax,
 };
 
 /// Many-row dots: the single NEON dots, one pair of rows at a time.

@@ -219,7 +219,7 @@ pub(super) unsafe fn reduce16(lo: __m256, hi: __m256) -> f32 {
 /// Eight f16 values at `p` widened exactly.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn load_f16(p: *const u16) -> __m256 {
+pub(super) unsafe fn load_f16(p: *const u16) -> __m256 {
     _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
 }
 
@@ -227,7 +227,11 @@ unsafe fn load_f16(p: *const u16) -> __m256 {
 /// of 64): `acc[j][h]` holds lanes `8h .. 8h + 8` of accumulator `j`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn ggml_steps<T>(np: usize, x: *const T, load: impl Fn(usize) -> (__m256, __m256)) -> f32 {
+pub(super) unsafe fn ggml_steps<T>(
+    np: usize,
+    x: *const T,
+    load: impl Fn(usize) -> (__m256, __m256),
+) -> f32 {
     let mut acc = [[_mm256_setzero_ps(); 2]; 4];
     for i in (0..np).step_by(GGML_STEP) {
         super::prefetch_ahead(x.wrapping_add(i), GGML_STEP * std::mem::size_of::<T>());
@@ -283,7 +287,11 @@ pub(super) unsafe fn dot_f32_ggml(x: &[f32], y: &[f32]) -> f32 {
 /// as the scalar definition requires.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tiled<T>(n: usize, a: *const T, load: impl Fn(usize) -> (__m256, __m256)) -> f32 {
+pub(super) unsafe fn tiled<T>(
+    n: usize,
+    a: *const T,
+    load: impl Fn(usize) -> (__m256, __m256),
+) -> f32 {
     assert!(n % LANES == 0, "tiled dots take whole 16-element steps");
     let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
     for i in (0..n).step_by(LANES) {

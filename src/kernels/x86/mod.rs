@@ -8,6 +8,7 @@
 //! stabilised then); `build.rs` sets `bitnet_avx512` on such compilers, and older ones build
 //! only the AVX2 table.
 
+mod act;
 mod avx2;
 // Built only by compilers that have the AVX-512 intrinsics (1.89+), whatever rust-version says.
 #[cfg(bitnet_avx512)]
@@ -20,10 +21,15 @@ mod blocks;
 #[cfg(bitnet_avx512)]
 #[clippy::msrv = "1.89"]
 mod rows;
+mod softmax;
+#[cfg(bitnet_avx512)]
+use act::avx512 as act512;
+#[cfg(bitnet_avx512)]
+use softmax::avx512 as softmax512;
 
 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
-use super::{order, Kernels};
+use super::Kernels;
 
 /// Safe entry points over the unsafe kernels of one ISA.
 macro_rules! entries {
@@ -52,6 +58,9 @@ entries! { avx2_entry:
     avx2::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
     avx2::dot_f16_f16_tiled(a: &[u16], b: &[u16]) -> f32;
     avx2::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
+    softmax::expf(x: f32) -> f32;
+    softmax::softmax_avx2(x: &mut [f32]);
+    act::quantize_i8_avx2(x: &[f32], out: &mut crate::kernels::ActI8);
 }
 
 /// AVX2 + FMA + F16C.
@@ -72,7 +81,9 @@ static AVX2: Kernels = Kernels {
     rows_f16_ggml: avx2_rows::f16_ggml,
     rows_f16_f16_tiled: avx2_rows::f16_f16_tiled,
     rows_f16_f32_tiled: avx2_rows::f16_f32_tiled,
-    expf: order::expf_ggml,
+    expf: avx2_entry::expf,
+    softmax: avx2_entry::softmax_avx2,
+    quantize_i8: avx2_entry::quantize_i8_avx2,
 };
 
 /// The AVX2 table's many-row dots: its single dots, one pair of rows at a time.
@@ -124,6 +135,8 @@ entries! { avx512_entry:
     avx512::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
     avx512::dot_f16_f16_tiled(a: &[u16], b: &[u16]) -> f32;
     avx512::dot_f32_tiled(a: &[f32], b: &[f32]) -> f32;
+    softmax512::softmax(x: &mut [f32]);
+    act512::quantize_i8(x: &[f32], out: &mut crate::kernels::ActI8);
 }
 
 /// AVX-512 F/BW/VL/VNNI (+ AVX2, FMA, F16C). The block formats keep the AVX2 kernels: their
@@ -146,7 +159,9 @@ static AVX512: Kernels = Kernels {
     rows_f16_ggml: avx512_entry::rows_ggml,
     rows_f16_f16_tiled: avx512_entry::rows_f16_f16_tiled,
     rows_f16_f32_tiled: avx512_entry::rows_f16_f32_tiled,
-    expf: order::expf_ggml,
+    expf: avx2_entry::expf,
+    softmax: avx512_entry::softmax,
+    quantize_i8: avx512_entry::quantize_i8,
 };
 
 #[cfg(bitnet_avx512)]
