@@ -632,7 +632,7 @@ fn long_prompt_logits_are_identical_under_every_table() {
     );
     let run = |kernels: &str| {
         let prefix = dir.join(kernels);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bitnet"))
+        let out = bitnet_cli()
             .args(["logits", "--model", model, "--steps", "1", "--prompt-ids"])
             .arg(ids.join(","))
             .arg("--out")

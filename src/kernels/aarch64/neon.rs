@@ -10,6 +10,7 @@
 
 use std::arch::aarch64::*;
 use std::arch::asm;
+use std::cell::Cell;
 
 use crate::kernels::act::{BlockQ8K, BlockQ8_0, QK8_0, QK_K};
 use crate::kernels::order::{GGML_STEP, LANES};
@@ -307,12 +308,20 @@ pub(super) unsafe fn q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0],
     }
 }
 
+thread_local! {
+    /// [`block_sums`]' buffer, handed back after each call so that a decode step does not
+    /// allocate.
+    static BLOCK_SUMS: Cell<Vec<[int32x4_t; 2]>> = const { Cell::new(Vec::new()) };
+}
+
 /// Per Q8_K block, the sums of `q` over elements `32u .. 32u + 32` as lane `u` of
-/// `[lanes 0..4, lanes 4..8]`.
+/// `[lanes 0..4, lanes 4..8]`, in this thread's reused buffer (return it with
+/// `BLOCK_SUMS.set`).
 #[target_feature(enable = "neon,dotprod")]
 unsafe fn block_sums(a: &[BlockQ8K]) -> Vec<[int32x4_t; 2]> {
     let ones = vdupq_n_s8(1);
-    let mut sums = Vec::with_capacity(a.len());
+    let mut sums = BLOCK_SUMS.take();
+    sums.clear();
     for b in a {
         let q = b.qs.as_ptr();
         // The four lanes of t[u] add up to the sum over elements 32u .. 32u + 32.
@@ -373,6 +382,7 @@ unsafe fn ternary_dots(
         }
         *o = hsum8(acc);
     }
+    BLOCK_SUMS.set(bsums);
 }
 
 /// [`crate::kernels::scalar::tq2_0_dots`].
