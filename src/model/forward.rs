@@ -110,6 +110,8 @@ pub struct Workspace {
     act_q8k: Vec<Vec<BlockQ8K>>,
     act_q8_0: Vec<Vec<BlockQ8_0>>,
     f16_row: Vec<u16>,
+    /// The output row quantized for the int8 LM head.
+    head_act: ActI8,
     attn_scratch: AttnScratch,
 }
 
@@ -204,7 +206,11 @@ pub fn forward(
     }
     let w = model.weights();
     rms_norm_rows(&ws.x, e, hp.rms_eps, &w.output_norm, &mut ws.h);
-    lm_head(model, kt, &ws.h, logits, &mut ws.f16_row, &mut ws.act_q8_0);
+    if let Some(head) = model.int8_head() {
+        head.logits(kt, &ws.h, logits, &mut ws.head_act);
+    } else {
+        lm_head(model, kt, &ws.h, logits, &mut ws.f16_row, &mut ws.act_q8_0);
+    }
     Ok(())
 }
 
