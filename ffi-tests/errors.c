@@ -72,6 +72,26 @@ static void loading(const char *model_path, const char *scratch) {
     CHECK_STATUS(bitnet_model_load(model_path, &params, &model), BITNET_ERR_INVALID_ARGUMENT);
     CHECK_ERROR("bitnet_model_load", "pre_tokenizer");
 
+    /* the LM head: exact by default, int8 on request, anything else refused */
+    params = bitnet_model_default_params();
+    CHECK(params.lm_head == BITNET_LM_HEAD_EXACT);
+    params.lm_head = 2;
+    CHECK_STATUS(bitnet_model_load(model_path, &params, &model), BITNET_ERR_INVALID_ARGUMENT);
+    CHECK(model == NULL);
+    CHECK_ERROR("bitnet_model_load", "lm_head 2 is not a bitnet_lm_head");
+    params.lm_head = BITNET_LM_HEAD_INT8;
+    CHECK_STATUS(bitnet_model_load(model_path, &params, &model), BITNET_OK);
+    {
+        bitnet_context *ctx = NULL;
+        bitnet_token tok = 1;
+        CHECK_STATUS(bitnet_context_new(model, NULL, &ctx), BITNET_OK);
+        CHECK_STATUS(bitnet_decode(ctx, &tok, 1, NULL, NULL), BITNET_OK);
+        CHECK(bitnet_get_logits(ctx, 0) != NULL);
+        bitnet_context_free(ctx);
+    }
+    bitnet_model_free(model);
+    model = NULL;
+
     CHECK_STATUS(bitnet_model_load(NULL, NULL, &model), BITNET_ERR_NULL_POINTER);
     CHECK_ERROR("bitnet_model_load", "path");
     CHECK_STATUS(bitnet_model_load(model_path, NULL, NULL), BITNET_ERR_NULL_POINTER);

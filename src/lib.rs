@@ -52,4 +52,4 @@ pub mod tokenizer;
 
 pub use context::{Context, ContextParams};
 pub use error::{Error, Result};
-pub use model::{Model, ModelParams};
+pub use model::{LmHead, Model, ModelParams};

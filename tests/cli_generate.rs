@@ -188,6 +188,10 @@ fn generation_errors_are_one_line() {
         ),
         (vec!["run", "-p", "x", "--temp", "hot"], "--temp"),
         (
+            vec!["run", "-p", "x", "--lm-head", "int4"],
+            "--lm-head: expected exact or int8, got 'int4'",
+        ),
+        (
             vec!["chat", "--template", "chatml"],
             "unknown template 'chatml'",
         ),
@@ -233,24 +237,71 @@ fn generation_errors_are_one_line() {
 }
 
 #[test]
+fn logits_with_the_int8_head_are_close_to_the_exact_ones() {
+    let dir = std::env::temp_dir().join(format!("bitnet-logits8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let logits = |head: &str| {
+        let prefix = dir.join(head).display().to_string();
+        let o = bitnet(
+            &[
+                "logits",
+                "--model",
+                &path("models/i2s-b158.gguf"),
+                "--prompt-ids",
+                "4096,1687,690,3449",
+                "--steps",
+                "2",
+                "--lm-head",
+                head,
+                "--out",
+                &prefix,
+            ],
+            b"",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(format!("{prefix}.decode-logits.f32")).unwrap()
+    };
+    let (exact, int8) = (logits("exact"), logits("int8"));
+    assert_eq!(exact.len(), int8.len());
+    assert_ne!(exact, int8, "the int8 head was not used");
+    let worst = exact
+        .chunks_exact(4)
+        .zip(int8.chunks_exact(4))
+        .map(|(a, b)| {
+            (f32::from_le_bytes(a.try_into().unwrap()) - f32::from_le_bytes(b.try_into().unwrap()))
+                .abs()
+        })
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 0.1, "{worst}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn bench_reports_json() {
-    let o = bitnet(
-        &[
-            "bench",
-            "--model",
-            &path("models/i2s-b158.gguf"),
-            "--prompt",
-            "8",
-            "--gen",
-            "4",
-            "--reps",
-            "1",
-            "--json",
-        ],
-        b"",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8(o.stdout).unwrap();
+    let bench = |head: &str| {
+        let o = bitnet(
+            &[
+                "bench",
+                "--model",
+                &path("models/i2s-b158.gguf"),
+                "--prompt",
+                "8",
+                "--gen",
+                "4",
+                "--reps",
+                "1",
+                "--lm-head",
+                head,
+                "--json",
+            ],
+            b"",
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert!(bench("int8").contains("\"lm_head\": \"int8\""));
+    let out = bench("exact");
+    assert!(out.contains("\"lm_head\": \"exact\""), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
     for key in [
         "\"pp_tok_s\": ",

@@ -657,3 +657,84 @@ fn long_prompt_logits_are_identical_under_every_table() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `sum w * q` in i64, independent of every table.
+fn i8_dot_i64(w: &[i8], q: &[i8]) -> i64 {
+    w.iter()
+        .zip(q)
+        .map(|(&a, &b)| i64::from(a) * i64::from(b))
+        .sum()
+}
+
+#[test]
+fn i8_row_dots_equal_scalar() {
+    let mut rng = Rng(7);
+    let tables = kernels::available();
+    // Row lengths around the 32- and 64-column steps (tails of every size class), the head
+    // widths of the fixtures (256) and of 2B-4T (2560), and the documented bound's region.
+    for k in [
+        0, 1, 15, 31, 32, 33, 63, 64, 65, 127, 200, 256, 2560, 2561, 4100, 16384,
+    ] {
+        let total = 72;
+        let w: Vec<i8> = rng.i8s(total * k);
+        let mut acts = activation_rows(&mut rng, k);
+        acts.push(vec![-127; k]);
+        acts.push(
+            (0..k)
+                .map(|i| if i % 3 == 0 { 127 } else { -127 })
+                .collect(),
+        );
+        for q in &acts {
+            for (row0, m) in [
+                (0, 1),
+                (1, 3),
+                (7, 5),
+                (0, 67),
+                (5, 67),
+                (3, 4),
+                (9, 8),
+                (71, 1),
+            ] {
+                let mut want = vec![0; m];
+                (SCALAR.i8_row_dots)(&w, k, row0, q, &mut want);
+                for (r, &d) in want.iter().enumerate() {
+                    let row = &w[(row0 + r) * k..(row0 + r + 1) * k];
+                    assert_eq!(i64::from(d), i8_dot_i64(row, q), "scalar k={k} row {r}");
+                }
+                for t in &tables {
+                    let mut got = vec![1; m];
+                    (t.i8_row_dots)(&w, k, row0, q, &mut got);
+                    assert_eq!(got, want, "{} k={k} row0={row0} m={m}", t.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn i8_row_dots_at_the_extremes() {
+    // Constant rows of -128, -127, 127 and mixed signs against the same activations: the
+    // largest magnitudes any lane or sum can reach, up to the longest supported row.
+    let tables = kernels::available();
+    for k in [64, 100, 2560, 16384, kernels::I8_ROW_MAX] {
+        let fills: [i8; 3] = [-128, -127, 127];
+        let mut w = Vec::with_capacity(5 * k);
+        for v in fills {
+            w.extend(std::iter::repeat_n(v, k));
+        }
+        w.extend((0..k).map(|i| if i % 2 == 0 { -128 } else { 127 }));
+        w.extend((0..k).map(|i| if i % 2 == 0 { 127 } else { -128 }));
+        for qv in [-128i8, -127, 127] {
+            let q = vec![qv; k];
+            let want: Vec<i32> = w
+                .chunks_exact(k)
+                .map(|row| i32::try_from(i8_dot_i64(row, &q)).unwrap())
+                .collect();
+            for t in &tables {
+                let mut got = vec![0; 5];
+                (t.i8_row_dots)(&w, k, 0, &q, &mut got);
+                assert_eq!(got, want, "{} k={k} q={qv}", t.name);
+            }
+        }
+    }
+}

@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 
 use bitnet::gguf::{GgmlType, GgufFile, TensorSpec, Value};
-use bitnet::synth::{synthesize, ModelShape, SynthArch, SynthOptions};
 use bitnet::{Context, ContextParams, Error, Model, ModelParams};
 
 fn load_edited(edit: impl FnOnce(&mut common::Parts)) -> Result<Model, Error> {
@@ -167,24 +166,7 @@ fn a_cancelled_load_reports_cancelled() {
 /// quantizes the activations to Q8_0. Reference outputs: tests/fixtures/README.md.
 #[test]
 fn q8_0_embedding_matches_bitnet_cpp() {
-    let vocab = common::fixture("models/i2s-b158.gguf");
-    let options = SynthOptions {
-        shape: ModelShape {
-            n_embd: 384,
-            n_head: 6,
-            n_head_kv: 2,
-            ..ModelShape::TINY
-        },
-        arch: SynthArch::BitnetB158,
-        linear_type: GgmlType::I2_S,
-        embedding_type: GgmlType::Q8_0,
-        seed: 7,
-        drop_pre: false,
-        name: "bitnet-synthetic".into(),
-    };
-    let path = std::env::temp_dir().join(format!("bitnet-q8e-{}.gguf", std::process::id()));
-    synthesize(&vocab, &options, &path).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
+    let bytes = common::q8_0_embedding_model();
     assert_eq!(
         common::sha256_hex(&bytes),
         "06d66bddd0aa1e2fd1e8344ed28ac98560774c5e1f5ebadfd18b382bb2af58b7",
@@ -197,7 +179,6 @@ fn q8_0_embedding_matches_bitnet_cpp() {
         )
         .unwrap(),
     );
-    std::fs::remove_file(&path).ok();
     let n_vocab = model.hparams().n_vocab;
     let read = |rel: &str| -> Vec<f32> {
         std::fs::read(common::fixture_path(rel))

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bitnet::{Context, ContextParams, Model, ModelParams};
@@ -27,15 +26,8 @@ const MODELS: [(&str, &str); 5] = [
     ("f32-bitnet", "f32-bitnet"),
 ];
 
-fn model_path(name: &str) -> PathBuf {
-    match name {
-        "i2s-b25" | "f32-bitnet" => common::rebuild(name),
-        _ => common::fixture_path(&format!("models/{name}.gguf")),
-    }
-}
-
 fn load(name: &str) -> Arc<Model> {
-    Arc::new(Model::load(model_path(name), &ModelParams::default(), None).unwrap())
+    Arc::new(Model::load(common::model_path(name), &ModelParams::default(), None).unwrap())
 }
 
 fn read_rows(rel: &str, n_vocab: usize) -> Vec<Vec<f32>> {
@@ -69,38 +61,6 @@ fn reference_greedy(name: &str) -> Vec<u32> {
     ids
 }
 
-fn argmax(row: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best as u32
-}
-
-/// (worst cosine, worst max |diff|) over rows.
-fn compare(ours: &[Vec<f32>], reference: &[Vec<f32>]) -> (f64, f32) {
-    assert_eq!(ours.len(), reference.len());
-    let mut worst = (1.0f64, 0.0f32);
-    for (a, b) in ours.iter().zip(reference) {
-        let dot: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| f64::from(x) * f64::from(y))
-            .sum();
-        let na: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
-        let nb: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
-        worst = (worst.0.min(dot / (na * nb)), worst.1.max(diff));
-    }
-    worst
-}
-
 struct Run {
     prompt: Vec<Vec<f32>>,
     decode: Vec<Vec<f32>>,
@@ -119,13 +79,13 @@ fn run(model: &Arc<Model>, feed: Option<&[u32]>, n_threads: u32) -> Run {
     let prompt: Vec<Vec<f32>> = (0..PROMPT.len())
         .map(|i| ctx.logits(i).unwrap().to_vec())
         .collect();
-    let mut generated = vec![argmax(prompt.last().unwrap())];
+    let mut generated = vec![common::argmax(prompt.last().unwrap())];
     let mut decode = Vec::new();
     for s in 0..STEPS {
         let input = feed.map_or(generated[s], |f| f[s]);
         ctx.decode(&[input], None, None).unwrap();
         let row = ctx.logits(0).unwrap().to_vec();
-        generated.push(argmax(&row));
+        generated.push(common::argmax(&row));
         decode.push(row);
     }
     Run {
@@ -153,8 +113,8 @@ fn every_fixture_model_matches_its_reference() {
         let forced = run(&model, Some(&ref_ids), 2);
         let ref_prompt = read_rows(&format!("models/{reference}.prompt-logits.f32"), n_vocab);
         let ref_decode = read_rows(&format!("models/{reference}.decode-logits.f32"), n_vocab);
-        let (pc, pd) = compare(&forced.prompt, &ref_prompt);
-        let (dc, dd) = compare(&forced.decode, &ref_decode);
+        let (pc, pd) = common::compare(&forced.prompt, &ref_prompt);
+        let (dc, dd) = common::compare(&forced.decode, &ref_decode);
         println!("{name}: prompt worst cos {pc:.9} max|diff| {pd:.3e}; decode worst cos {dc:.9} max|diff| {dd:.3e}");
         assert!(
             pc >= MIN_COS && pd <= MAX_DIFF,
@@ -204,11 +164,11 @@ fn token_by_token_prompt_matches_the_reference_tbt_run() {
     }
     let tbt = read_rows("models/i2s-b158.prompt-logits-tbt.f32", n_vocab);
     let batched = read_rows("models/i2s-b158.prompt-logits.f32", n_vocab);
-    let (c, d) = compare(&rows, &tbt);
+    let (c, d) = common::compare(&rows, &tbt);
     println!("tbt: worst cos {c:.9} max|diff| {d:.3e}");
     assert!(c >= MIN_COS && d <= MAX_DIFF);
     // And the batched file is measurably different (the effect is real, not a copy).
-    assert!(compare(&rows, &batched).1 > 0.05);
+    assert!(common::compare(&rows, &batched).1 > 0.05);
 }
 
 #[test]

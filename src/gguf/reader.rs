@@ -336,6 +336,24 @@ impl GgufFile {
         Tensor { info, data }
     }
 
+    /// Says that bytes `range` of tensor `index`'s data will not be read again soon: with a
+    /// mapped file, the whole pages inside leave the process's resident set (they are read
+    /// back from the file, unchanged, if touched again); with a copy in memory nothing
+    /// happens. Returns whether pages were released. Used after the LM head is requantized
+    /// from `token_embd`, so its F16 pages do not stay counted in the resident set.
+    ///
+    /// # Panics
+    /// If `index >= n_tensors()` or `range` is not within the tensor's bytes.
+    pub fn release_pages(&self, index: usize, range: std::ops::Range<usize>) -> bool {
+        let info = &self.tensors[index];
+        assert!(
+            range.start <= range.end && range.end as u64 <= info.n_bytes,
+            "range outside the tensor"
+        );
+        let start = (self.data_offset + info.offset) as usize;
+        self.storage.release(start + range.start, start + range.end)
+    }
+
     pub fn tensors(&self) -> impl Iterator<Item = Tensor<'_>> {
         (0..self.tensors.len()).map(|i| self.tensor_at(i))
     }

@@ -8,7 +8,7 @@ use memmap2::{Advice, Mmap, MmapMut};
 
 pub(crate) enum Storage {
     /// The file itself, mapped read-only.
-    Mapped(Mmap),
+    File(Mmap),
     /// A copy in anonymous memory: the first `len` bytes of the map (which is rounded up
     /// to whole 2 MiB pages).
     Anon {
@@ -32,7 +32,7 @@ impl Storage {
         // truncates the file while it is mapped, reads past the new end fault (SIGBUS);
         // that hazard is inherent to mmap and documented for users of the mapped mode.
         let map = unsafe { Mmap::map(&file)? };
-        Ok(Storage::Mapped(map))
+        Ok(Storage::File(map))
     }
 
     /// A private copy of the file in anonymous memory that asks the kernel for 2 MiB pages
@@ -61,9 +61,36 @@ impl Storage {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
-            Storage::Mapped(m) => m,
+            Storage::File(m) => m,
             Storage::Anon { map, len } => &map[..*len],
             Storage::Owned(v) => v,
         }
+    }
+
+    /// Drops the whole pages of `start .. end` (byte offsets) from the process's resident
+    /// set when they are pages of the mapped file; they are read back from the file if
+    /// touched again. Returns whether anything was released (never for copies: their
+    /// pages are the only copy).
+    pub(crate) fn release(&self, start: usize, end: usize) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Storage::File(map) = self {
+            const PAGE: usize = 4096;
+            let base = map.as_ptr() as usize;
+            // Whole pages inside the range only: the mapping starts on a page boundary.
+            let first = (base + start).div_ceil(PAGE) * PAGE - base;
+            let last = ((base + end.min(map.len())) / PAGE * PAGE).saturating_sub(base);
+            if first >= last {
+                return false;
+            }
+            // SAFETY: the map is a read-only mapping of the file that this process never
+            // writes, so after MADV_DONTNEED its pages read back with the same contents
+            // (from the page cache or the file); no reference sees a change.
+            return unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first)
+            }
+            .is_ok();
+        }
+        let _ = (start, end);
+        false
     }
 }

@@ -27,6 +27,7 @@ mod x86;
 use std::sync::OnceLock;
 
 pub use act::{ActI8, BlockQ8K, BlockQ8_0};
+pub use scalar::I8_ROW_MAX;
 
 /// Exact integer dots of I2_S rows with an int8 activation row.
 pub type I2sDots = fn(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
@@ -35,6 +36,8 @@ pub type I2sDots = fn(w: &[u8], k: usize, row0: usize, q: &[i8], out: &mut [i32]
 pub type I2sGemm = fn(w: &[u8], k: usize, row0: usize, qs: &[&[i8]], out: &mut [i32]);
 /// Dots of ternary block rows (TQ1_0 / TQ2_0) with a Q8_K activation row.
 pub type Q8kDots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]);
+/// Exact integer dots of int8 rows (the requantized LM head) with an int8 activation row.
+pub type I8RowDots = fn(w: &[i8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
 /// Dots of Q8_0 rows with a Q8_0 activation row.
 pub type Q80Dots = fn(w: &[u8], k: usize, row0: usize, a: &[BlockQ8_0], out: &mut [f32]);
 
@@ -59,6 +62,8 @@ pub struct Kernels {
     pub tq2_0_dots: Q8kDots,
     pub tq1_0_dots: Q8kDots,
     pub q8_0_dots: Q80Dots,
+    /// The opt-in 8-bit LM head ([`scalar::i8_row_dots`]; `k <= I8_ROW_MAX`).
+    pub i8_row_dots: I8RowDots,
     /// f16 x f16 single-row dot ([`order::dot_f16_ggml`]).
     pub dot_f16_ggml: fn(&[u16], &[u16]) -> f32,
     /// f32 x f32 single-row dot ([`order::dot_f32_ggml`]).
@@ -89,6 +94,7 @@ pub static SCALAR: Kernels = Kernels {
     tq2_0_dots: scalar::tq2_0_dots,
     tq1_0_dots: scalar::tq1_0_dots,
     q8_0_dots: scalar::q8_0_dots,
+    i8_row_dots: scalar::i8_row_dots,
     dot_f16_ggml: order::dot_f16_ggml,
     dot_f32_ggml: order::dot_f32_ggml,
     dot_f16_f32_tiled: order::dot_f16_f32_tiled,

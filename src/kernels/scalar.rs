@@ -76,6 +76,27 @@ pub fn i2s_finish(dots: &[i32], act_scale: f32, w_scale: f32, out: &mut [f32]) {
     }
 }
 
+/// The longest row [`i8_row_dots`] takes: `|w * q| <= 2^14`, so any sum of `2^16` products
+/// fits an i32 (`<= 2^30`), as do the fast kernels' partial sums (see `x86::head8`).
+pub const I8_ROW_MAX: usize = 1 << 16;
+
+/// Exact `sum_j w[r][j] * q[j]` for the int8 rows `r = row0 .. row0 + out.len()` of a
+/// row-major matrix with `k` columns (`k <= I8_ROW_MAX`), any i8 values. Used by the
+/// opt-in 8-bit LM head (`model::head8`); no reference defines it, so this is the
+/// definition.
+pub fn i8_row_dots(w: &[i8], k: usize, row0: usize, q: &[i8], out: &mut [i32]) {
+    assert!(k <= I8_ROW_MAX, "int8 rows longer than {I8_ROW_MAX}");
+    let q = &q[..k];
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &w[(row0 + r) * k..(row0 + r + 1) * k];
+        *o = row
+            .iter()
+            .zip(q)
+            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+            .sum();
+    }
+}
+
 /// ggml's `ggml_vec_dot_tq2_0_q8_K` (x86 AVX2 path) for rows `row0 ..`; see
 /// [`ternary_q8k_dots`] for the accumulation order.
 pub fn tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[BlockQ8K], out: &mut [f32]) {

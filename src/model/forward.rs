@@ -11,7 +11,7 @@ use super::weights::EmbdFormat;
 use super::{Model, Recipe};
 use memmap2::MmapMut;
 
-use crate::kernels::{self, act, view, BlockQ8_0, Kernels};
+use crate::kernels::{self, act, view, ActI8, BlockQ8_0, Kernels};
 use crate::{Error, Result};
 
 /// The F16 K and V cache of a context, one buffer per layer. K is stored by cell
@@ -109,6 +109,8 @@ pub struct Workspace {
     acts: ActBufs,
     act_q8_0: Vec<Vec<BlockQ8_0>>,
     f16_row: Vec<u16>,
+    /// The output row quantized for the int8 LM head.
+    head_act: ActI8,
     attn_scratch: AttnScratch,
 }
 
@@ -203,7 +205,11 @@ pub fn forward(
     }
     let w = model.weights();
     rms_norm_rows(&ws.x, e, hp.rms_eps, &w.output_norm, &mut ws.h);
-    lm_head(model, kt, &ws.h, logits, &mut ws.f16_row, &mut ws.act_q8_0);
+    if let Some(head) = model.int8_head() {
+        head.logits(kt, &ws.h, logits, &mut ws.head_act);
+    } else {
+        lm_head(model, kt, &ws.h, logits, &mut ws.f16_row, &mut ws.act_q8_0);
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod arch;
 mod attention;
 pub mod forward;
+pub mod head8;
 pub mod hparams;
 mod linear;
 pub mod weights;
@@ -15,6 +16,7 @@ pub mod weights;
 use std::path::Path;
 
 pub use arch::{Arch, Recipe};
+pub use head8::Int8Head;
 pub use hparams::HParams;
 pub use weights::{EmbdFormat, Linear, LinearFormat, Weights};
 
@@ -31,6 +33,8 @@ pub struct ModelParams {
     pub use_mmap: bool,
     /// Override the pre-tokenizer (see [`PreTokenizer`]).
     pub pre_tokenizer: PreTokenizer,
+    /// How the logits are computed (default [`LmHead::Exact`]).
+    pub lm_head: LmHead,
 }
 
 impl Default for ModelParams {
@@ -38,6 +42,42 @@ impl Default for ModelParams {
         ModelParams {
             use_mmap: true,
             pre_tokenizer: PreTokenizer::Auto,
+            lm_head: LmHead::Exact,
+        }
+    }
+}
+
+/// Which weights the LM head (the tied `token_embd`) multiplies with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LmHead {
+    /// `token_embd` as stored, in the reference's recipe: logits bit-identical to the
+    /// references (docs/numerics.md).
+    #[default]
+    Exact,
+    /// An F16 or F32 `token_embd` requantized once at load to int8 rows with one f32 scale
+    /// per row ([`head8`]), dotted with the output row quantized to int8. On the 2B-4T shapes
+    /// that halves the head's bytes (657 to 328 MB) and cuts what a decoded token reads by
+    /// 28%; the logits are close to the exact ones but not identical (docs/PERFORMANCE.md).
+    /// Load takes longer and holds the int8 copy in anonymous memory. A Q8_0 `token_embd` is
+    /// already 8-bit and stays as stored (the exact path).
+    Int8,
+}
+
+impl LmHead {
+    /// `"exact"` or `"int8"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LmHead::Exact => "exact",
+            LmHead::Int8 => "int8",
+        }
+    }
+
+    /// The head named `name` (as [`LmHead::name`] spells it).
+    pub fn from_name(name: &str) -> Option<LmHead> {
+        match name {
+            "exact" => Some(LmHead::Exact),
+            "int8" => Some(LmHead::Int8),
+            _ => None,
         }
     }
 }
@@ -51,6 +91,8 @@ pub struct Model {
     file: GgufFile,
     hparams: HParams,
     weights: Weights,
+    /// The requantized head, with [`LmHead::Int8`] (and an F16 or F32 `token_embd`).
+    head8: Option<Int8Head>,
     tokenizer: Tokenizer,
 }
 
@@ -116,14 +158,33 @@ impl Model {
         }
         report(0.1)?;
         let n_layer = hparams.n_layer;
+        // Requantizing the head takes the last fifth of the progress range.
+        let int8 = params.lm_head == LmHead::Int8;
+        let span = if int8 { 0.7 } else { 0.9 };
         let weights = weights::bind(&file, &hparams, &mut |done| {
-            report(0.1 + 0.9 * done as f32 / n_layer as f32)
+            report(0.1 + span * done as f32 / n_layer as f32)
         })?;
+        let head8 = match weights.tok_embd.format {
+            _ if !int8 => None,
+            EmbdFormat::Q8_0 => {
+                crate::log::info(
+                    "lm_head int8: token_embd is Q8_0 (already 8-bit), used as stored",
+                );
+                None
+            }
+            EmbdFormat::F16 | EmbdFormat::F32 => Some(Int8Head::requantize(
+                &file,
+                &weights.tok_embd,
+                &hparams,
+                &mut |f| report(0.8 + 0.2 * f),
+            )?),
+        };
         report(1.0)?;
         Ok(Model {
             file,
             hparams,
             weights,
+            head8,
             tokenizer,
         })
     }
@@ -142,6 +203,21 @@ impl Model {
 
     pub fn weights(&self) -> &Weights {
         &self.weights
+    }
+
+    /// The head in use: [`LmHead::Int8`] only when it was asked for and `token_embd` was
+    /// requantized (a Q8_0 `token_embd` is used as stored, which is the exact path).
+    pub fn lm_head(&self) -> LmHead {
+        if self.head8.is_some() {
+            LmHead::Int8
+        } else {
+            LmHead::Exact
+        }
+    }
+
+    /// The requantized head, if [`Model::lm_head`] is [`LmHead::Int8`].
+    pub fn int8_head(&self) -> Option<&Int8Head> {
+        self.head8.as_ref()
     }
 
     /// The GGUF file (metadata and tensor table).

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bitnet::gguf::{GgmlType, GgufFile, GgufWriter, TensorSpec, Value};
+use bitnet::synth::{synthesize, ModelShape, SynthArch, SynthOptions};
 use sha2::{Digest, Sha256};
 
 pub fn fixture_path(rel: &str) -> PathBuf {
@@ -28,6 +29,75 @@ pub fn fixture_path(rel: &str) -> PathBuf {
         "{}/tests/fixtures/{rel}",
         env!("CARGO_MANIFEST_DIR")
     ))
+}
+
+/// A fixture model by name: the shipped files, or the rebuilt "i2s-b25" and "f32-bitnet".
+pub fn model_path(name: &str) -> PathBuf {
+    match name {
+        "i2s-b25" | "f32-bitnet" => rebuild(name),
+        _ => fixture_path(&format!("models/{name}.gguf")),
+    }
+}
+
+/// Index of the largest value; the lowest index among equal maxima.
+pub fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// The bytes of the model with a Q8_0 token_embd that bitnet.cpp ran for the q8e-b158
+/// reference outputs (tests/fixtures/README.md): n_embd 384, which bitnet.cpp's quantizer
+/// stores as Q8_0.
+pub fn q8_0_embedding_model() -> Vec<u8> {
+    let options = SynthOptions {
+        shape: ModelShape {
+            n_embd: 384,
+            n_head: 6,
+            n_head_kv: 2,
+            ..ModelShape::TINY
+        },
+        arch: SynthArch::BitnetB158,
+        linear_type: GgmlType::I2_S,
+        embedding_type: GgmlType::Q8_0,
+        seed: 7,
+        drop_pre: false,
+        name: "bitnet-synthetic".into(),
+    };
+    let n = NEXT_TEMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("bitnet-q8e-{}-{n}.gguf", std::process::id()));
+    synthesize(&fixture("models/i2s-b158.gguf"), &options, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    bytes
+}
+
+static NEXT_TEMP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// (worst cosine, worst max |diff|) over rows of logits.
+pub fn compare(ours: &[Vec<f32>], reference: &[Vec<f32>]) -> (f64, f32) {
+    assert_eq!(ours.len(), reference.len());
+    let mut worst = (1.0f64, 0.0f32);
+    for (a, b) in ours.iter().zip(reference) {
+        let dot: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
+        let na: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        worst = (worst.0.min(dot / (na * nb)), worst.1.max(diff));
+    }
+    worst
 }
 
 pub fn fixture(rel: &str) -> GgufFile {

@@ -78,6 +78,15 @@ impl Args {
         }
     }
 
+    /// `--lm-head exact|int8` (default exact).
+    pub fn lm_head(&mut self) -> Result<bitnet::LmHead, String> {
+        match self.value("lm-head")? {
+            None => Ok(bitnet::LmHead::Exact),
+            Some(v) => bitnet::LmHead::from_name(&v)
+                .ok_or_else(|| format!("--lm-head: expected exact or int8, got '{v}'")),
+        }
+    }
+
     /// The next positional argument (call after all options are taken).
     pub fn positional(&mut self) -> Result<Option<String>, String> {
         if let Some(i) = self

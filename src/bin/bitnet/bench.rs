@@ -15,12 +15,14 @@ use crate::CliResult;
 
 pub const USAGE: &str =
     "bitnet bench [--model FILE] [--threads T] [--prompt N] [--gen N] [--reps N]
-             [--ctx N] [--json]
+             [--ctx N] [--no-mmap] [--lm-head exact|int8] [--json]
   Measures prompt processing (one batch of N tokens, default 128) and decode (N single
   tokens from an empty context, default 64), like llama-bench's ppN and tgN, after one
   warm-up run; prints the median and range over --reps runs (default 3), the load time
   and the peak RSS. --json prints one JSON object on standard output instead.
   --no-mmap copies the file into anonymous memory with 2 MiB pages instead of mapping it.
+  --lm-head int8 requantizes token_embd to int8 at load (the 8-bit LM head; the load
+  time includes it); the head in use is printed, and the bitnet.cpp ratios name it.
   Without --model, uses a BitNet-b1.58-2B-4T-shaped model with random ternary weights
   (speed does not depend on weight values), written once to the cache directory
   ($XDG_CACHE_HOME/bitnet or ~/.cache/bitnet) from the Llama-3 vocabulary in the tests.
@@ -42,6 +44,7 @@ pub fn run(mut args: Args) -> CliResult {
     let n_ctx: u32 = args.parsed("ctx")?.unwrap_or(4096);
     let json = args.flag("json");
     let no_mmap = args.flag("no-mmap");
+    let lm_head = args.lm_head()?;
     args.finish()?;
     if reps == 0 || (n_prompt == 0 && n_gen == 0) {
         return Err("nothing to measure: --reps and one of --prompt/--gen must be positive".into());
@@ -54,6 +57,7 @@ pub fn run(mut args: Args) -> CliResult {
     let start = Instant::now();
     let mparams = ModelParams {
         use_mmap: !no_mmap,
+        lm_head,
         ..ModelParams::default()
     };
     let model = Arc::new(Model::load(&path, &mparams, None)?);
@@ -98,10 +102,11 @@ pub fn run(mut args: Args) -> CliResult {
     }
     let rss = peak_rss_bytes();
     let kernels = bitnet::kernels::get().name;
+    let head = model.lm_head().name();
     let (pp_med, tg_med) = (median(&pp), median(&tg));
     if json {
         println!(
-            "{{\"model\": {:?}, \"kernels\": {kernels:?}, \"threads\": {n_threads}, \"n_prompt\": {n_prompt}, \"n_gen\": {n_gen}, \"reps\": {reps}, \
+            "{{\"model\": {:?}, \"kernels\": {kernels:?}, \"lm_head\": {head:?}, \"threads\": {n_threads}, \"n_prompt\": {n_prompt}, \"n_gen\": {n_gen}, \"reps\": {reps}, \
              \"pp_tok_s\": {}, \"tg_tok_s\": {}, \"pp_runs\": {:?}, \"tg_runs\": {:?}, \"load_s\": {load_s:.3}, \"peak_rss_bytes\": {}}}",
             path.display().to_string(),
             json_num(pp_med),
@@ -113,7 +118,7 @@ pub fn run(mut args: Args) -> CliResult {
     } else {
         println!("model    {} ({})", path.display(), model.description());
         println!(
-            "kernels  {kernels}, {n_threads} threads, load {load_s:.2} s, peak RSS {}",
+            "kernels  {kernels}, {n_threads} threads, {head} LM head, load {load_s:.2} s, peak RSS {}",
             rss.map_or("?".into(), |r| format!(
                 "{:.2} GiB",
                 r as f64 / (1u64 << 30) as f64
@@ -148,6 +153,7 @@ pub fn run(mut args: Args) -> CliResult {
             reps,
             pp_med,
             tg_med,
+            head,
         )?;
     } else if !json {
         eprintln!("(set BITNET_CPP_DIR to a bitnet.cpp build to compare with its llama-bench)");
@@ -191,6 +197,7 @@ fn compare_with_bitnet_cpp(
     reps: usize,
     pp: f64,
     tg: f64,
+    head: &str,
 ) -> CliResult {
     let exe = ["bin/llama-bench", "build/bin/llama-bench"]
         .iter()
@@ -237,7 +244,7 @@ fn compare_with_bitnet_cpp(
         return Err(format!("unexpected llama-bench output:\n{csv}").into());
     };
     println!(
-        "bitnet.cpp llama-bench ({}), {threads} threads:",
+        "bitnet.cpp llama-bench ({}), {threads} threads (libbitnet with the {head} LM head):",
         exe.display()
     );
     for line in lines {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bitnet::sampling::{rng, SamplerChain, SamplerParams};
-use bitnet::{Context, ContextParams, Model, ModelParams};
+use bitnet::{Context, ContextParams, LmHead, Model, ModelParams};
 
 use crate::args::Args;
 use crate::default_model;
@@ -20,13 +20,17 @@ pub const SAMPLING_USAGE: &str = "  --temp T          temperature (default 0.8; 
   --repeat-penalty R  penalise the last 64 tokens (default 1 = off)
   --seed S          random seed (default: random, printed with the statistics)
   --threads T       worker threads (default: physical cores)
-  --ctx N           context size in tokens (default: the model's, at most 4096)";
+  --ctx N           context size in tokens (default: the model's, at most 4096)
+  --lm-head H       exact (default: the reference's LM head, bit for bit) or int8
+                    (token_embd requantized to int8 at load: faster decode, logits
+                    slightly different)";
 
 /// The options `run` and `chat` share: model, threads, context size and sampling.
 pub struct Setup {
     model: Option<String>,
     threads: u32,
     n_ctx: Option<u32>,
+    lm_head: LmHead,
     pub sampling: SamplerParams,
 }
 
@@ -36,6 +40,7 @@ impl Setup {
             model: args.value("model")?,
             threads: args.parsed("threads")?.unwrap_or(0),
             n_ctx: args.parsed("ctx")?,
+            lm_head: args.lm_head()?,
             sampling: sampler_params(args)?,
         })
     }
@@ -48,7 +53,11 @@ impl Setup {
             Some(m) => m.into(),
             None => default_model()?,
         };
-        let model = Arc::new(Model::load(&path, &ModelParams::default(), None)?);
+        let mparams = ModelParams {
+            lm_head: self.lm_head,
+            ..ModelParams::default()
+        };
+        let model = Arc::new(Model::load(&path, &mparams, None)?);
         let cparams = ContextParams {
             n_ctx: self
                 .n_ctx

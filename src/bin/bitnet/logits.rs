@@ -10,7 +10,7 @@ use crate::args::Args;
 use crate::{default_model, CliResult};
 
 pub const USAGE: &str = "bitnet logits [--model FILE] --prompt-ids 1,2,3 --steps N [--feed-ids g0,g1,...]
-              [--threads T] [--ctx N] --out PREFIX
+              [--threads T] [--ctx N] [--lm-head exact|int8] --out PREFIX
   Evaluates the prompt as one batch (logits for every row) and then N single-token greedy
   steps, and writes, in the formats of the reference fixtures:
     PREFIX.prompt-logits.f32   [n_prompt][n_vocab] little-endian float32
@@ -18,7 +18,8 @@ pub const USAGE: &str = "bitnet logits [--model FILE] --prompt-ids 1,2,3 --steps
                                (ties: lowest id), or g_s from --feed-ids when given
     PREFIX.greedy.json         {\"prompt\": {\"ids\": [...]}, \"greedy\": {\"generated_ids\": [...]}}
   generated_ids holds the argmaxes g_0..g_N (the free-running greedy path when --feed-ids is
-  not given). Without --model, uses the small model shipped in the repository.";
+  not given). --lm-head int8 computes the logits with the 8-bit LM head (see 'bitnet help
+  run'). Without --model, uses the small model shipped in the repository.";
 
 pub fn run(mut args: Args) -> CliResult {
     let model = args.value("model")?;
@@ -34,6 +35,7 @@ pub fn run(mut args: Args) -> CliResult {
     };
     let threads: u32 = args.parsed("threads")?.unwrap_or(0);
     let n_ctx: u32 = args.parsed("ctx")?.unwrap_or(0);
+    let lm_head = args.lm_head()?;
     let out: PathBuf = args.value("out")?.ok_or("--out is required")?.into();
     args.finish()?;
     if prompt.is_empty() {
@@ -48,7 +50,11 @@ pub fn run(mut args: Args) -> CliResult {
         Some(m) => m.into(),
         None => default_model()?,
     };
-    let model = Arc::new(Model::load(&path, &ModelParams::default(), None)?);
+    let mparams = ModelParams {
+        lm_head,
+        ..ModelParams::default()
+    };
+    let model = Arc::new(Model::load(&path, &mparams, None)?);
     let n_vocab = model.hparams().n_vocab;
     let params = ContextParams {
         n_ctx,

@@ -51,6 +51,7 @@ static NEON: Kernels = Kernels {
     tq2_0_dots: neon_entry::tq2_0_dots,
     tq1_0_dots: neon_entry::tq1_0_dots,
     q8_0_dots: neon_entry::q8_0_dots,
+    i8_row_dots: crate::kernels::scalar::i8_row_dots,
     dot_f16_ggml: neon_entry::dot_f16_ggml,
     dot_f32_ggml: neon_entry::dot_f32_ggml,
     dot_f16_f32_tiled: neon_entry::dot_f16_f32_tiled,

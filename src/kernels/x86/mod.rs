@@ -26,6 +26,10 @@ mod softmax;
 use act::avx512 as act512;
 #[cfg(bitnet_avx512)]
 use softmax::avx512 as softmax512;
+mod head8;
+#[cfg(bitnet_avx512)]
+#[clippy::msrv = "1.89"]
+mod head8_vnni;
 
 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
@@ -53,6 +57,7 @@ entries! { avx2_entry:
     blocks::tq2_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8K], out: &mut [f32]);
     blocks::tq1_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8K], out: &mut [f32]);
     blocks::q8_0_dots(w: &[u8], k: usize, row0: usize, a: &[crate::kernels::BlockQ8_0], out: &mut [f32]);
+    head8::i8_row_dots_avx2(w: &[i8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
     avx2::dot_f16_ggml(x: &[u16], y: &[u16]) -> f32;
     avx2::dot_f32_ggml(x: &[f32], y: &[f32]) -> f32;
     avx2::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
@@ -73,6 +78,7 @@ static AVX2: Kernels = Kernels {
     tq2_0_dots: avx2_entry::tq2_0_dots,
     tq1_0_dots: avx2_entry::tq1_0_dots,
     q8_0_dots: avx2_entry::q8_0_dots,
+    i8_row_dots: avx2_entry::i8_row_dots_avx2,
     dot_f16_ggml: avx2_entry::dot_f16_ggml,
     dot_f32_ggml: avx2_entry::dot_f32_ggml,
     dot_f16_f32_tiled: avx2_entry::dot_f16_f32_tiled,
@@ -130,6 +136,7 @@ entries! { avx512_entry:
     rows::rows_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
     rows::rows_f16_f16_tiled(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]);
     rows::rows_f16_f32_tiled(a: &[u16], a_stride: usize, b: &[f32], len: usize, out: &mut [f32]);
+    head8_vnni::i8_row_dots_avx512(w: &[i8], k: usize, row0: usize, q: &[i8], out: &mut [i32]);
     avx512::dot_f16_ggml(x: &[u16], y: &[u16]) -> f32;
     avx512::dot_f32_ggml(x: &[f32], y: &[f32]) -> f32;
     avx512::dot_f16_f32_tiled(a: &[u16], b: &[f32]) -> f32;
@@ -151,6 +158,7 @@ static AVX512: Kernels = Kernels {
     tq2_0_dots: avx2_entry::tq2_0_dots,
     tq1_0_dots: avx2_entry::tq1_0_dots,
     q8_0_dots: avx2_entry::q8_0_dots,
+    i8_row_dots: avx512_entry::i8_row_dots_avx512,
     dot_f16_ggml: avx512_entry::dot_f16_ggml,
     dot_f32_ggml: avx512_entry::dot_f32_ggml,
     dot_f16_f32_tiled: avx512_entry::dot_f16_f32_tiled,
