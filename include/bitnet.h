@@ -215,8 +215,9 @@ typedef struct bitnet_model_params {
      */
     int32_t pre_tokenizer;
     /**
-     * Map the file (default) rather than read it into memory. Mapping loads instantly and
-     * shares pages between processes; reading protects against the file changing on disk.
+     * Map the file rather than copy it into memory (default false). The copy asks for 2 MiB
+     * pages, which decode streams from much faster, and cannot change under the process if
+     * the file does; mapping loads several times faster and shares pages between processes.
      */
     bool use_mmap;
     /**

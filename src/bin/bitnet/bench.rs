@@ -15,12 +15,13 @@ use crate::CliResult;
 
 pub const USAGE: &str =
     "bitnet bench [--model FILE] [--threads T] [--prompt N] [--gen N] [--reps N]
-             [--ctx N] [--no-mmap] [--lm-head exact|int8] [--json]
+             [--ctx N] [--mmap] [--lm-head exact|int8] [--json]
   Measures prompt processing (one batch of N tokens, default 128) and decode (N single
   tokens from an empty context, default 64), like llama-bench's ppN and tgN, after one
   warm-up run; prints the median and range over --reps runs (default 3), the load time
   and the peak RSS. --json prints one JSON object on standard output instead.
-  --no-mmap copies the file into anonymous memory with 2 MiB pages instead of mapping it.
+  The model is copied into anonymous memory with 2 MiB pages, the library's default; --mmap
+  maps the file instead (faster to load, slower to decode).
   --lm-head int8 requantizes token_embd to int8 at load (the 8-bit LM head; the load
   time includes it); the head in use is printed, and the bitnet.cpp ratios name it.
   Without --model, uses a BitNet-b1.58-2B-4T-shaped model with random ternary weights
@@ -43,7 +44,7 @@ pub fn run(mut args: Args) -> CliResult {
     let reps: usize = args.parsed("reps")?.unwrap_or(3);
     let n_ctx: u32 = args.parsed("ctx")?.unwrap_or(4096);
     let json = args.flag("json");
-    let no_mmap = args.flag("no-mmap");
+    let use_mmap = args.flag("mmap");
     let lm_head = args.lm_head()?;
     args.finish()?;
     if reps == 0 || (n_prompt == 0 && n_gen == 0) {
@@ -56,7 +57,7 @@ pub fn run(mut args: Args) -> CliResult {
 
     let start = Instant::now();
     let mparams = ModelParams {
-        use_mmap: !no_mmap,
+        use_mmap,
         lm_head,
         ..ModelParams::default()
     };
@@ -103,10 +104,11 @@ pub fn run(mut args: Args) -> CliResult {
     let rss = peak_rss_bytes();
     let kernels = bitnet::kernels::get().name;
     let head = model.lm_head().name();
+    let weights = if use_mmap { "mapped" } else { "copied" };
     let (pp_med, tg_med) = (median(&pp), median(&tg));
     if json {
         println!(
-            "{{\"model\": {:?}, \"kernels\": {kernels:?}, \"lm_head\": {head:?}, \"threads\": {n_threads}, \"n_prompt\": {n_prompt}, \"n_gen\": {n_gen}, \"reps\": {reps}, \
+            "{{\"model\": {:?}, \"kernels\": {kernels:?}, \"lm_head\": {head:?}, \"weights\": {weights:?}, \"threads\": {n_threads}, \"n_prompt\": {n_prompt}, \"n_gen\": {n_gen}, \"reps\": {reps}, \
              \"pp_tok_s\": {}, \"tg_tok_s\": {}, \"pp_runs\": {:?}, \"tg_runs\": {:?}, \"load_s\": {load_s:.3}, \"peak_rss_bytes\": {}}}",
             path.display().to_string(),
             json_num(pp_med),
@@ -118,7 +120,7 @@ pub fn run(mut args: Args) -> CliResult {
     } else {
         println!("model    {} ({})", path.display(), model.description());
         println!(
-            "kernels  {kernels}, {n_threads} threads, {head} LM head, load {load_s:.2} s, peak RSS {}",
+            "kernels  {kernels}, {n_threads} threads, {head} LM head, {weights} file, load {load_s:.2} s, peak RSS {}",
             rss.map_or("?".into(), |r| format!(
                 "{:.2} GiB",
                 r as f64 / (1u64 << 30) as f64
