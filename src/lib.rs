@@ -48,6 +48,7 @@ pub mod model;
 pub mod quant;
 pub mod sampling;
 pub mod synth;
+mod sys;
 pub mod tokenizer;
 
 pub use context::{Context, ContextParams};

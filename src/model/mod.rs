@@ -123,7 +123,9 @@ impl Model {
         } else {
             GgufFile::open_copied(path, ReadOptions::default())?
         };
-        Self::from_file(file, params, &mut report)
+        let model = Self::from_file(file, params, &mut report);
+        crate::sys::release_free_heap();
+        model
     }
 
     /// Builds a model from an already opened file.
