@@ -14,6 +14,48 @@
 //! (NEON + dotprod). Each is handed out only after runtime detection;
 //! `BITNET_KERNELS=scalar|avx2|avx512|amx|neon` forces one.
 
+/// A `mod $name` of the three `rows_*` entries built from a table's single dots
+/// (`$entry::dot_f16_ggml`, `dot_f16_f16_tiled`, `dot_f16_f32_tiled`) through
+/// [`order::rows_via`], for tables without blocked row kernels.
+macro_rules! rows_from_single_dots {
+    ($name:ident, $entry:ident) => {
+        mod $name {
+            use super::$entry as e;
+            use crate::kernels::order::rows_via;
+
+            pub(super) fn f16_ggml(
+                a: &[u16],
+                stride: usize,
+                b: &[u16],
+                len: usize,
+                out: &mut [f32],
+            ) {
+                rows_via(e::dot_f16_ggml, a, stride, b, len, out);
+            }
+
+            pub(super) fn f16_f16_tiled(
+                a: &[u16],
+                stride: usize,
+                b: &[u16],
+                len: usize,
+                out: &mut [f32],
+            ) {
+                rows_via(e::dot_f16_f16_tiled, a, stride, b, len, out);
+            }
+
+            pub(super) fn f16_f32_tiled(
+                a: &[u16],
+                stride: usize,
+                b: &[f32],
+                len: usize,
+                out: &mut [f32],
+            ) {
+                rows_via(e::dot_f16_f32_tiled, a, stride, b, len, out);
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 pub mod act;

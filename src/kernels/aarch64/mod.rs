@@ -66,35 +66,8 @@ static NEON: Kernels = Kernels {
     quantize_i8: crate::kernels::act::quantize_i8_absmax,
 };
 
-/// Many-row dots: the single NEON dots, one pair of rows at a time.
-mod neon_rows {
-    use super::neon_entry as e;
-    use crate::kernels::order::rows_via;
-
-    pub(super) fn f16_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
-        rows_via(e::dot_f16_ggml, a, a_stride, b, len, out);
-    }
-
-    pub(super) fn f16_f16_tiled(
-        a: &[u16],
-        a_stride: usize,
-        b: &[u16],
-        len: usize,
-        out: &mut [f32],
-    ) {
-        rows_via(e::dot_f16_f16_tiled, a, a_stride, b, len, out);
-    }
-
-    pub(super) fn f16_f32_tiled(
-        a: &[u16],
-        a_stride: usize,
-        b: &[f32],
-        len: usize,
-        out: &mut [f32],
-    ) {
-        rows_via(e::dot_f16_f32_tiled, a, a_stride, b, len, out);
-    }
-}
+// Many-row dots: the single NEON dots, one pair of rows at a time.
+rows_from_single_dots!(neon_rows, neon_entry);
 
 /// The SIMD tables this CPU supports, slowest first.
 pub(super) fn tables() -> Vec<&'static Kernels> {

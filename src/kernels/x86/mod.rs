@@ -92,35 +92,8 @@ static AVX2: Kernels = Kernels {
     quantize_i8: avx2_entry::quantize_i8_avx2,
 };
 
-/// The AVX2 table's many-row dots: its single dots, one pair of rows at a time.
-mod avx2_rows {
-    use super::avx2_entry as e;
-    use crate::kernels::order::rows_via;
-
-    pub(super) fn f16_ggml(a: &[u16], a_stride: usize, b: &[u16], len: usize, out: &mut [f32]) {
-        rows_via(e::dot_f16_ggml, a, a_stride, b, len, out);
-    }
-
-    pub(super) fn f16_f16_tiled(
-        a: &[u16],
-        a_stride: usize,
-        b: &[u16],
-        len: usize,
-        out: &mut [f32],
-    ) {
-        rows_via(e::dot_f16_f16_tiled, a, a_stride, b, len, out);
-    }
-
-    pub(super) fn f16_f32_tiled(
-        a: &[u16],
-        a_stride: usize,
-        b: &[f32],
-        len: usize,
-        out: &mut [f32],
-    ) {
-        rows_via(e::dot_f16_f32_tiled, a, a_stride, b, len, out);
-    }
-}
+// The AVX2 table's many-row dots: its single dots, one pair of rows at a time.
+rows_from_single_dots!(avx2_rows, avx2_entry);
 
 fn has_avx2() -> bool {
     is_x86_feature_detected!("avx2")
